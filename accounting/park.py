@@ -1,0 +1,127 @@
+"""The park model: a park, its enterprises and its meters, with carriers and roles as enums.
+
+This is what the accounting core needs to know about a park; where a meter is reached on the
+wire (gateway, bus, Modbus unit, device profile) is part of the same declaration so that one
+file describes the park for every service.
+"""
+
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+"""Identifiers appear in MQTT topics and URLs, so they are restricted to a safe alphabet."""
+
+
+class Carrier(StrEnum):
+    ELECTRICITY = "electricity"
+    NATURAL_GAS = "natural_gas"
+    HEAT = "heat"  # steam or hot water, metered in GJ
+    DIESEL = "diesel"
+    GASOLINE = "gasoline"
+    LPG = "lpg"
+    RAW_COAL = "raw_coal"
+    WATER = "water"  # 耗能工质, not an energy carrier for the core indicator
+
+
+class Role(StrEnum):
+    GRID = "grid"  # connection to the public grid: import and export counters
+    GREEN_DIRECT = "green_direct"  # 绿电直连: direct-supplied non-fossil power into the park
+    PV = "pv"  # on-site photovoltaic generation
+    WIND = "wind"  # on-site wind generation
+    STORAGE = "storage"  # battery: import = charge, export = discharge
+    SUPPLY = "supply"  # boundary supply of a non-electric carrier (gas, heat, water main)
+    ENTERPRISE = "enterprise"  # consumption sub-meter of one enterprise
+    LOAD = "load"  # other consumption sub-meter (public, EV chargers, ...)
+
+
+GENERATION_ROLES = frozenset({Role.PV, Role.WIND})
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Enterprise(Frozen):
+    id: Ident
+    name: str
+    industry: str = ""
+
+
+class ModbusAddress(Frozen):
+    """Where a meter answers: which bus of its gateway and which Modbus unit id."""
+
+    bus: Ident
+    unit: int = Field(ge=0, le=247)
+
+
+class Meter(Frozen):
+    id: Ident
+    name: str = ""
+    carrier: Carrier
+    role: Role
+    boundary: bool = Field(description="true when the meter sits on the park boundary")
+    enterprise: Ident | None = None
+    parent: Ident | None = Field(None, description="meter this one is a sub-meter of")
+    non_fossil: bool = Field(False, description="heat from non-fossil sources counts 0 tCO2")
+    gateway: Ident
+    modbus: ModbusAddress
+    profile: Ident = Field(description="device profile name, see gateway/profiles")
+    poll_interval_s: float = Field(5.0, gt=0, le=3600)
+
+
+class Park(Frozen):
+    id: Ident
+    name: str
+    timezone: str = "Asia/Shanghai"
+    framework: Ident = "national"
+    park_type: str = Field("non_chemical", pattern=r"^(chemical|non_chemical)$")
+    enterprises: list[Enterprise] = []
+    meters: list[Meter]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> "Park":
+        _unique("enterprises", [e.id for e in self.enterprises])
+        _unique("meters", [m.id for m in self.meters])
+        enterprises = {e.id for e in self.enterprises}
+        meters = {m.id for m in self.meters}
+        for m in self.meters:
+            if m.enterprise is not None and m.enterprise not in enterprises:
+                raise ValueError(f"meter {m.id!r}: enterprise {m.enterprise!r} is not declared")
+            if m.parent is not None and m.parent not in meters:
+                raise ValueError(f"meter {m.id!r}: parent {m.parent!r} is not declared")
+            if m.role is Role.ENTERPRISE and m.enterprise is None:
+                raise ValueError(f"meter {m.id!r}: role enterprise needs an enterprise")
+            if m.role in (Role.GRID, Role.GREEN_DIRECT, Role.SUPPLY) and not m.boundary:
+                raise ValueError(f"meter {m.id!r}: role {m.role} sits on the boundary")
+            electric = m.role not in (Role.SUPPLY, Role.ENTERPRISE, Role.LOAD)
+            if electric and m.carrier is not Carrier.ELECTRICITY:
+                raise ValueError(f"meter {m.id!r}: role {m.role} needs carrier electricity")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def meter(self, meter_id: str) -> Meter:
+        for m in self.meters:
+            if m.id == meter_id:
+                return m
+        raise KeyError(meter_id)
+
+
+def _unique(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ValueError(f"{what}: id {i!r} is declared twice")
+        seen.add(i)

@@ -1,0 +1,1 @@
+"""Edge gateway: polls Modbus meters and publishes readings over MQTT, spooling through outages."""

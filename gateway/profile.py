@@ -1,0 +1,198 @@
+"""Device profiles: register maps as data, one generic decoder (and encoder for the simulator).
+
+A profile is a YAML file in gateway/profiles/ naming the datasheet it comes from. Each register
+entry maps a Modbus address onto one contract quantity with its data type, word and byte order
+and scale; the engineering unit after scaling must be the quantity's own unit, so a profile that
+would publish W as kW is rejected at load time.
+"""
+
+import math
+import struct
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from accounting.config import format_errors
+from accounting.quantities import QUANTITIES
+
+MAX_REGISTERS_PER_REQUEST = 125  # Modbus application protocol v1.1b3, 6.3/6.4
+
+DataType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]
+_FORMATS: dict[str, tuple[str, int]] = {
+    "int16": ("h", 1), "uint16": ("H", 1), "int32": ("i", 2), "uint32": ("I", 2),
+    "int64": ("q", 4), "uint64": ("Q", 4), "float32": ("f", 2), "float64": ("d", 4),
+}
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used."""
+
+
+class Register(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quantity: str
+    address: int = Field(ge=0, le=65535, description="as written in the datasheet")
+    function: Literal[3, 4] = 3  # 3 = holding registers, 4 = input registers
+    type: DataType = "uint16"
+    word_order: Literal["big", "little"] = "big"  # big: most significant word first
+    byte_order: Literal["big", "little"] = "big"  # within each 16-bit word
+    scale: float = 1.0  # engineering value = raw * scale * 10**sf
+    unit: str
+    sf_address: int | None = Field(None, description="SunSpec scale-factor register (int16 power of ten)")
+    not_available: list[int] = Field([], description="raw values that mean 'not implemented'")
+
+    @model_validator(mode="after")
+    def _known_quantity(self) -> "Register":
+        q = QUANTITIES.get(self.quantity)
+        if q is None:
+            raise ValueError(f"quantity {self.quantity!r} is not in the contract vocabulary")
+        if self.unit != q.unit:
+            raise ValueError(f"{self.quantity}: unit {self.unit!r} after scaling, contract unit is {q.unit!r}")
+        return self
+
+    @property
+    def words(self) -> int:
+        return _FORMATS[self.type][1]
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    title: str
+    source: str = Field(min_length=8, description="datasheet or standard the map comes from")
+    addressing: Literal[0, 1] = Field(description="0: addresses are PDU offsets; 1: 1-based register numbers")
+    max_gap: int = Field(0, ge=0, le=100, description="unused registers a request may span")
+    registers: list[Register]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Profile":
+        names = [r.quantity for r in self.registers]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"quantities mapped twice: {sorted(dup)}")
+        return self
+
+    def pdu_address(self, address: int) -> int:
+        """Address on the wire (0-based PDU offset) of a datasheet address."""
+        return address - self.addressing
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One read request: function code, first PDU address, register count."""
+
+    function: int
+    start: int
+    count: int
+
+
+def plan(profile: Profile) -> list[Block]:
+    """Group the profile's registers (and scale-factor registers) into requests of ≤125 words."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for r in profile.registers:
+        spans.setdefault(r.function, []).append((profile.pdu_address(r.address), r.words))
+        if r.sf_address is not None:
+            spans[r.function].append((profile.pdu_address(r.sf_address), 1))
+    blocks: list[Block] = []
+    for function, items in sorted(spans.items()):
+        items.sort()
+        start, end = items[0][0], items[0][0] + items[0][1]
+        for addr, words in items[1:]:
+            new_end = max(end, addr + words)
+            if addr <= end + profile.max_gap and new_end - start <= MAX_REGISTERS_PER_REQUEST:
+                end = new_end
+            else:
+                blocks.append(Block(function, start, end - start))
+                start, end = addr, addr + words
+        blocks.append(Block(function, start, end - start))
+    return blocks
+
+
+def _words_to_bytes(words: list[int], reg: Register) -> bytes:
+    ordered = words if reg.word_order == "big" else list(reversed(words))
+    out = bytearray()
+    for w in ordered:
+        pair = w.to_bytes(2, "big")
+        out += pair if reg.byte_order == "big" else pair[::-1]
+    return bytes(out)
+
+
+def _bytes_to_words(data: bytes, reg: Register) -> list[int]:
+    words = []
+    for i in range(0, len(data), 2):
+        pair = data[i:i + 2] if reg.byte_order == "big" else data[i:i + 2][::-1]
+        words.append(int.from_bytes(pair, "big"))
+    return words if reg.word_order == "big" else list(reversed(words))
+
+
+def decode(profile: Profile, registers: dict[tuple[int, int], int]) -> dict[str, float]:
+    """Engineering values from raw registers keyed by (function, PDU address).
+
+    Raises ValueError naming the quantity when a value is not a finite number; values the
+    device marks as not available are left out.
+    """
+    values: dict[str, float] = {}
+    for reg in profile.registers:
+        base = profile.pdu_address(reg.address)
+        words = [registers[(reg.function, base + i)] for i in range(reg.words)]
+        fmt = ">" + _FORMATS[reg.type][0]
+        raw_int = int.from_bytes(_words_to_bytes(words, reg), "big")
+        if raw_int in reg.not_available:
+            continue
+        (raw,) = struct.unpack(fmt, _words_to_bytes(words, reg))
+        value = raw * reg.scale
+        if reg.sf_address is not None:
+            sf_word = registers[(reg.function, profile.pdu_address(reg.sf_address))]
+            value *= 10.0 ** struct.unpack(">h", sf_word.to_bytes(2, "big"))[0]
+        if not math.isfinite(value):
+            raise ValueError(f"{profile.name}: {reg.quantity} decoded to {value!r} (raw {raw!r})")
+        values[reg.quantity] = value
+    return values
+
+
+def encode(profile: Profile, values: dict[str, float], sf: int = 0) -> dict[tuple[int, int], int]:
+    """Raw registers for engineering values, as the device would present them.
+
+    Integer types wrap around like a real register does (a uint32 counter rolls over); `sf` is
+    the SunSpec scale factor written to scale-factor registers.
+    """
+    out: dict[tuple[int, int], int] = {}
+    for reg in profile.registers:
+        if reg.quantity not in values:
+            continue
+        raw = values[reg.quantity] / reg.scale
+        if reg.sf_address is not None:
+            raw /= 10.0 ** sf
+            out[(reg.function, profile.pdu_address(reg.sf_address))] = sf & 0xFFFF
+        code, words = _FORMATS[reg.type]
+        if code in "fd":
+            data = struct.pack(">" + code, raw)
+        else:
+            data = (round(raw) % (1 << (16 * words))).to_bytes(2 * words, "big")
+        for i, w in enumerate(_bytes_to_words(data, reg)):
+            out[(reg.function, profile.pdu_address(reg.address) + i)] = w
+    return out
+
+
+def parse_profile(data: object, source: str) -> Profile:
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(format_errors(exc, source)) from exc
+
+
+@cache
+def load(name: str) -> Profile:
+    """The shipped profile of that name (gateway/profiles/NAME.yaml)."""
+    path = resources.files("gateway.profiles") / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(".yaml") for p in resources.files("gateway.profiles").iterdir()
+                       if p.name.endswith(".yaml"))
+        raise ProfileError(f"no device profile {name!r}; known profiles: {', '.join(known)}")
+    return parse_profile(yaml.safe_load(path.read_text(encoding="utf-8")), f"gateway/profiles/{name}.yaml")

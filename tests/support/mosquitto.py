@@ -1,0 +1,95 @@
+"""A real Mosquitto 2 broker on a free loopback port, with optional users and ACL."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+
+from .process import ServerProcess, find_binary, free_port, port_open, run_checked
+
+HOST = "127.0.0.1"
+
+
+class Mosquitto:
+    """Handle on one broker: `host`, `port`; `stop()`, `start()`, `kill9()`.
+
+    Retained messages and persistent sessions are saved in `data_dir` every second and
+    on clean stop, so `stop()` + `start()` keeps them; `kill9()` loses at most the last second.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        users: Mapping[str, str] | None = None,
+        acl_text: str | None = None,
+        allow_anonymous: bool | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.host = HOST
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.users = dict(users or {})
+        self.conf_path = workdir / "mosquitto.conf"
+        # Without users, anonymous access is the only way in; with users, it is opt-in.
+        anonymous = allow_anonymous if allow_anonymous is not None else not self.users
+        self.conf_path.write_text(self._config(anonymous, acl_text))
+        self._server = ServerProcess(
+            "mosquitto",
+            [find_binary("mosquitto"), "-c", str(self.conf_path)],
+            workdir / "mosquitto.log",
+            lambda: port_open(self.host, self.port),
+            stop_signal=signal.SIGTERM,
+        )
+
+    def _config(self, allow_anonymous: bool, acl_text: str | None) -> str:
+        lines = [
+            f"listener {self.port} {HOST}",
+            f"allow_anonymous {'true' if allow_anonymous else 'false'}",
+            "persistence true",
+            f"persistence_location {self.data_dir}/",
+            "autosave_interval 1",
+            "log_dest stdout",
+            "log_type all",
+            "connection_messages true",
+            # As root mosquitto would switch to the `mosquitto` user, who cannot enter
+            # pytest's private tmp folders; stay whoever runs the tests.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+        ]
+        if self.users:
+            password_file = self.workdir / "passwd"
+            passwd = find_binary("mosquitto_passwd", "mosquitto")
+            for index, (name, password) in enumerate(self.users.items()):
+                create = ["-c"] if index == 0 else []
+                run_checked([passwd, *create, "-b", str(password_file), name, password], "mosquitto_passwd")
+            lines.append(f"password_file {password_file}")
+        if acl_text is not None:
+            acl_file = self.workdir / "acl"
+            acl_file.write_text(acl_text)
+            lines.append(f"acl_file {acl_file}")
+        return "\n".join(lines) + "\n"
+
+    @property
+    def running(self) -> bool:
+        return self._server.running
+
+    @property
+    def log_path(self) -> Path:
+        return self._server.log_path
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def kill9(self) -> None:
+        self._server.kill9()
+
+    def __repr__(self) -> str:
+        return f"Mosquitto({self.host}:{self.port}, running={self.running})"
