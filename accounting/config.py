@@ -72,6 +72,7 @@ class Mqtt(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     tls: Tls | None = None
+    protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT version; shared subscriptions need 5")
     topic_prefix: str = Field("lingtan", pattern=r"^[a-z0-9_-]+$")
     keepalive_s: int = Field(30, ge=5, le=3600)
 

@@ -50,7 +50,7 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in _Q}
 COUNTERS: frozenset[str] = frozenset(q.name for q in _Q if q.kind is Kind.COUNTER)
 
 _ELECTRIC = frozenset({"energy_import_kwh", "energy_export_kwh", "power_kw", "reactive_power_kvar",
-                       "voltage_v", "current_a", "frequency_hz", "power_factor", "soc_pct"})
+                       "voltage_v", "current_a", "frequency_hz", "power_factor"})
 CARRIER_QUANTITIES: dict[str, frozenset[str]] = {
     "electricity": _ELECTRIC,
     "natural_gas": frozenset({"gas_m3", "gas_flow_m3h"}),
@@ -61,4 +61,5 @@ CARRIER_QUANTITIES: dict[str, frozenset[str]] = {
     "lpg": frozenset({"fuel_kg"}),
     "raw_coal": frozenset({"fuel_kg"}),
 }
-"""Quantities a meter of each carrier may publish (a profile may map more than one carrier's)."""
+"""Quantities a meter of each carrier may publish (a profile may map more than one carrier's);
+storage meters also publish soc_pct."""

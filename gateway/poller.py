@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from accounting.contract import utc_text
-from accounting.park import Meter
+from accounting.park import Meter, Role
 from accounting.quantities import CARRIER_QUANTITIES
 from gateway import profile as profiles
 from gateway.modbus import BusClient, MeterUnavailable
@@ -52,7 +52,8 @@ class BusPoller:
         self._plans = {}
         for m in meters:
             p = profiles.load(m.profile)
-            self._plans[m.id] = (p, profiles.plan(p), CARRIER_QUANTITIES[m.carrier.value])
+            wanted = CARRIER_QUANTITIES[m.carrier.value] | ({"soc_pct"} if m.role is Role.STORAGE else set())
+            self._plans[m.id] = (p, profiles.plan(p), wanted)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

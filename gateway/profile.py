@@ -20,6 +20,7 @@ from accounting.config import format_errors
 from accounting.quantities import QUANTITIES
 
 MAX_REGISTERS_PER_REQUEST = 125  # Modbus application protocol v1.1b3, 6.3/6.4
+_SF_NOT_IMPLEMENTED = 0x8000  # SunSpec sunssf "not implemented"; 10**-32768 would publish a false 0
 
 DataType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]
 _FORMATS: dict[str, tuple[str, int]] = {
@@ -76,6 +77,9 @@ class Profile(BaseModel):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"quantities mapped twice: {sorted(dup)}")
+        low = [a for r in self.registers for a in (r.address, r.sf_address) if a is not None and a < self.addressing]
+        if low:
+            raise ValueError(f"address {low[0]} is below {self.addressing}, the first register of a 1-based map")
         return self
 
     def pdu_address(self, address: int) -> int:
@@ -149,6 +153,8 @@ def decode(profile: Profile, registers: dict[tuple[int, int], int]) -> dict[str,
         value = raw * reg.scale
         if reg.sf_address is not None:
             sf_word = registers[(reg.function, profile.pdu_address(reg.sf_address))]
+            if sf_word == _SF_NOT_IMPLEMENTED:
+                continue
             value *= 10.0 ** struct.unpack(">h", sf_word.to_bytes(2, "big"))[0]
         if not math.isfinite(value):
             raise ValueError(f"{profile.name}: {reg.quantity} decoded to {value!r} (raw {raw!r})")

@@ -41,6 +41,7 @@ class ParkServer:
         seed = config.simulator.seed if seed is None else seed
         self.models = {p.id: ParkModel(p, seed, clock.now()) for p in config.parks}
         self._servers: list = []
+        self.served: dict[str, list[tuple]] | None = None  # set to {} to log what meters served
         self._tasks: list[asyncio.Task] = []
 
     def model_of(self, meter_id: str) -> ParkModel:
@@ -66,7 +67,10 @@ class ParkServer:
             await asyncio.sleep(self.faults.slow_s)
         if set_values is not None:
             return ExcCodes.ILLEGAL_FUNCTION  # meters are read-only here
-        raw = profiles.encode(profile, self.values(meter_id))
+        values = self.values(meter_id)
+        if self.served is not None:
+            self.served.setdefault(meter_id, []).append((self.clock.now(), values))
+        raw = profiles.encode(profile, values)
         for i in range(count):
             word = raw.get((fc, address + i))
             if word is not None:

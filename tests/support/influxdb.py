@@ -19,6 +19,7 @@ class InfluxDBv1:
     """
 
     def __init__(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.host = HOST
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"

@@ -7,6 +7,7 @@ import pwd
 import signal
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from .process import ServerProcess, find_binary, free_port, port_open, run_checked
 
@@ -93,3 +94,15 @@ class Mosquitto:
 
     def __repr__(self) -> str:
         return f"Mosquitto({self.host}:{self.port}, running={self.running})"
+
+
+class MosquittoFactory(Protocol):
+    """What the `mosquitto_factory` fixture is: call it to start another broker."""
+
+    def __call__(
+        self,
+        *,
+        users: Mapping[str, str] | None = None,
+        acl_text: str | None = None,
+        allow_anonymous: bool | None = None,
+    ) -> Mosquitto: ...

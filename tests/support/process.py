@@ -111,10 +111,6 @@ class ServerProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self.running else None
-
     def start(self) -> None:
         """Start the server and block until it answers; raise ServiceError if it does not."""
         if self.running:
@@ -128,6 +124,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                cwd=self.log_path.parent,
                 user=self._user,
                 group=self._user,
                 extra_groups=[] if self._user else None,
@@ -157,8 +154,9 @@ class ServerProcess:
         try:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self._kill_group()
-        self._reap_group()
+            pass
+        # Also ends any worker a cleanly exited main process left behind.
+        self._kill_group()
 
     def kill9(self) -> None:
         """SIGKILL the whole process group, as a crash or power cut would end it."""
@@ -173,15 +171,6 @@ class ServerProcess:
         except ProcessLookupError:
             pass
         self._proc.wait()
-        _live.discard(self)
-
-    def _reap_group(self) -> None:
-        # A main process that exits cleanly may leave workers behind; none may outlive the test.
-        assert self._proc is not None
-        try:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         _live.discard(self)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -202,7 +191,14 @@ def _kill_leftovers() -> None:
         server.kill9()
 
 
-def run_checked(argv: Sequence[str], what: str, *, user: str | None = None, timeout: float = 60.0) -> str:
+def run_checked(
+    argv: Sequence[str],
+    what: str,
+    *,
+    user: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60.0,
+) -> str:
     """Run a set-up command (initdb, mosquitto_passwd, ...) and return its output."""
     result = subprocess.run(
         argv,
@@ -210,10 +206,13 @@ def run_checked(argv: Sequence[str], what: str, *, user: str | None = None, time
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
         user=user,
         group=user,
         extra_groups=[] if user else None,
     )
     if result.returncode != 0:
-        raise ServiceError(f"{what} failed (exit {result.returncode}): {' '.join(argv)}\n{result.stdout}{result.stderr}")
+        raise ServiceError(
+            f"{what} failed (exit {result.returncode}): {' '.join(argv)}\n{result.stdout}{result.stderr}"
+        )
     return result.stdout

@@ -23,6 +23,7 @@ class VictoriaMetrics:
     """
 
     def __init__(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.host = HOST
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"

@@ -1,0 +1,264 @@
+"""The park energy balance: meter totals by role into boundary flows and the electricity split.
+
+Two steps. `park_balance` reads per-meter counter deltas for a period and sums them by meter role
+into boundary flows (grid import/export, green direct supply, on-site generation, storage, gas,
+heat, fuels, water) plus sub-metered consumption. `split_electricity` then divides the park's
+electricity consumption by origin:
+
+    consumption = grid import - grid export + green direct + on-site generation
+                = grid power + green direct + on-site renewable self-consumption
+
+Storage sits inside the boundary: its charge and discharge are internal flows, so its losses
+(charge - discharge) are part of consumption and reported separately. Exports are taken first
+from on-site generation; certificates (GEC / green-power trade) relabel grid power and are capped
+at the grid power consumed. docs/accounting.md explains each choice.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from accounting.activity import Activity, Electricity, Heat, HeatFlow
+from accounting.park import GENERATION_ROLES, Carrier, Park, Role
+from accounting.quantities import COUNTERS
+
+
+class BalanceError(ValueError):
+    """Meter totals that cannot be balanced; the message names the meter, quantity and value."""
+
+
+class BalanceFlag(StrEnum):
+    CERTIFICATES_CAPPED = "certificates_capped"  # more certificates than grid power consumed
+    SOLD_CAPPED = "sold_capped"  # more green attributes sold than power exported
+    EXPORT_EXCEEDS_GENERATION = "export_exceeds_generation"  # some export is not on-site generation
+    EXPORT_EXCEEDS_SUPPLY = "export_exceeds_supply"  # exports larger than grid import + generation
+    STORAGE_GAIN = "storage_gain"  # storage discharged more than it charged in the period
+    FROM_SUBMETERS = "from_submeters"  # a carrier without boundary meter, summed from sub-meters
+
+
+@dataclass(frozen=True, slots=True)
+class ElectricitySplit:
+    """Park electricity consumption by origin, kWh, for one period."""
+
+    consumption_kwh: float
+    grid_kwh: float  # grid power consumed (certificate-covered part included)
+    certificate_kwh: float  # part of grid_kwh covered by GECs / green-power trade
+    fossil_grid_kwh: float  # grid_kwh - certificate_kwh
+    green_direct_kwh: float
+    onsite_renewable_kwh: float  # on-site generation consumed in the park
+    export_of_generation_kwh: float
+    export_other_kwh: float
+    sold_green_export_kwh: float  # exported kWh whose green attributes were sold
+    storage_losses_kwh: float
+    flags: frozenset[BalanceFlag] = frozenset()
+
+    @property
+    def green_kwh(self) -> float:
+        """Electricity counted at 0 kgCO2/kWh: green direct + on-site renewable + certificates."""
+        return self.green_direct_kwh + self.onsite_renewable_kwh + self.certificate_kwh
+
+    @property
+    def direct_green_kwh(self) -> float:
+        """绿色电力直接供应: green direct supply plus on-site self-consumption (Jiangxi def. 8)."""
+        return self.green_direct_kwh + self.onsite_renewable_kwh
+
+
+def split_electricity(e: Electricity) -> ElectricitySplit:
+    """Divide consumption into grid, certificate-covered, green direct and on-site renewable."""
+    flags: set[BalanceFlag] = set()
+    gen = e.onsite_generation_kwh
+    consumption = e.grid_import_kwh - e.grid_export_kwh + e.green_direct_kwh + gen
+    export_gen = min(e.grid_export_kwh, gen)
+    export_other = e.grid_export_kwh - export_gen
+    if export_other > 0:
+        flags.add(BalanceFlag.EXPORT_EXCEEDS_GENERATION)
+    grid = e.grid_import_kwh - export_other
+    green_direct = e.green_direct_kwh
+    if grid < 0:  # export beyond import and generation passes green direct supply on
+        flags.add(BalanceFlag.EXPORT_EXCEEDS_SUPPLY)
+        green_direct = max(0.0, green_direct + grid)
+        grid = 0.0
+    certificates = e.certificates_mwh * 1000
+    covered = min(certificates, grid)
+    if certificates > grid:
+        flags.add(BalanceFlag.CERTIFICATES_CAPPED)
+    sold = min(e.certificates_sold_mwh * 1000, e.grid_export_kwh)
+    if e.certificates_sold_mwh * 1000 > e.grid_export_kwh:
+        flags.add(BalanceFlag.SOLD_CAPPED)
+    losses = e.storage_charge_kwh - e.storage_discharge_kwh
+    if losses < 0:
+        flags.add(BalanceFlag.STORAGE_GAIN)
+    return ElectricitySplit(
+        consumption_kwh=max(0.0, consumption),
+        grid_kwh=grid,
+        certificate_kwh=covered,
+        fossil_grid_kwh=grid - covered,
+        green_direct_kwh=green_direct,
+        onsite_renewable_kwh=gen - export_gen,
+        export_of_generation_kwh=export_gen,
+        export_other_kwh=export_other,
+        sold_green_export_kwh=sold,
+        storage_losses_kwh=losses,
+        flags=frozenset(flags),
+    )
+
+
+@dataclass(frozen=True)
+class ParkBalance:
+    """Boundary flows of one park for one period, summed from meter totals by role."""
+
+    electricity: Electricity  # flows only; certificates come from activity data
+    fuels: dict[str, float]  # activity keys, e.g. {"natural_gas_m3": ..., "diesel_t": ...}
+    heat: Heat
+    water_m3: float
+    generation_aux_kwh: float  # drawn by generators from the park network (already in consumption)
+    submetered_kwh: float  # top-level electricity sub-meters (enterprises and loads)
+    by_enterprise: dict[str, dict[str, float]]
+    completeness: float  # energy-weighted over boundary meters, 0..1
+    flags: frozenset[BalanceFlag] = field(default_factory=frozenset)
+
+    @property
+    def unmetered_kwh(self) -> float:
+        """Consumption not seen by sub-meters (distribution losses, unmetered loads)."""
+        return split_electricity(self.electricity).consumption_kwh - self.submetered_kwh
+
+    def to_activity(self, base: Activity) -> Activity:
+        """`base` with its energy flows replaced by the metered ones (certificates etc. kept)."""
+        flows = {k: v for k, v in self.electricity.model_dump().items() if k.endswith("_kwh")}
+        electricity = base.electricity.model_copy(update=flows)
+        return base.model_copy(
+            update={
+                "electricity": electricity,
+                "fuels": {**base.fuels, **self.fuels},
+                "heat": self.heat if (self.heat.imports or self.heat.exports) else base.heat,
+                "period": base.period.model_copy(update={"completeness": self.completeness}),
+            }
+        )
+
+
+_FUEL_CARRIERS = {
+    Carrier.NATURAL_GAS: ("gas_m3", "natural_gas_m3", 1.0),
+    Carrier.DIESEL: ("fuel_kg", "diesel_t", 1e-3),
+    Carrier.GASOLINE: ("fuel_kg", "gasoline_t", 1e-3),
+    Carrier.LPG: ("fuel_kg", "lpg_t", 1e-3),
+    Carrier.RAW_COAL: ("fuel_kg", "raw_coal_t", 1e-3),
+}
+
+
+def park_balance(
+    park: Park,
+    totals: Mapping[str, Mapping[str, float]],
+    completeness: Mapping[str, float] | None = None,
+) -> ParkBalance:
+    """Sum per-meter counter deltas (contract units) for one period into boundary flows.
+
+    totals: {meter_id: {quantity: delta}}; completeness: {meter_id: 0..1} from the interval
+    engine (missing meters count as complete).
+    """
+    _check(park, totals, completeness or {})
+    meters = {m.id: m for m in park.meters}
+    flags: set[BalanceFlag] = set()
+    e: dict[str, float] = dict.fromkeys(
+        ["grid_import_kwh", "grid_export_kwh", "green_direct_kwh", "onsite_generation_kwh",
+         "storage_charge_kwh", "storage_discharge_kwh"], 0.0)
+    aux = submetered = water = 0.0
+    boundary_fuels: dict[str, float] = {}
+    sub_fuels: dict[str, float] = {}
+    heat_in: list[HeatFlow] = []
+    heat_out: list[HeatFlow] = []
+    by_enterprise: dict[str, dict[str, float]] = {}
+    weight = weighted = 0.0
+
+    for meter_id, q in totals.items():
+        m = meters[meter_id]
+        imp, exp = q.get("energy_import_kwh", 0.0), q.get("energy_export_kwh", 0.0)
+        if m.boundary or m.role in GENERATION_ROLES or m.role is Role.STORAGE:
+            size = sum(q.values())
+            weight += size
+            weighted += size * (completeness or {}).get(meter_id, 1.0)
+        if m.role is Role.GRID:
+            e["grid_import_kwh"] += imp
+            e["grid_export_kwh"] += exp
+        elif m.role is Role.GREEN_DIRECT:
+            e["green_direct_kwh"] += imp - exp
+        elif m.role in GENERATION_ROLES:
+            e["onsite_generation_kwh"] += exp
+            aux += imp
+        elif m.role is Role.STORAGE:
+            e["storage_charge_kwh"] += imp
+            e["storage_discharge_kwh"] += exp
+        elif m.role is Role.SUPPLY:
+            water += _carrier_flows(m, q, boundary_fuels, heat_in, heat_out)
+        else:  # enterprise / load sub-meter
+            if m.enterprise is not None:
+                acc = by_enterprise.setdefault(m.enterprise, {})
+                for name, value in q.items():
+                    acc[name] = acc.get(name, 0.0) + value
+            top = m.parent is None or meters[m.parent].boundary
+            if not top:
+                continue
+            if m.carrier is Carrier.ELECTRICITY:
+                submetered += imp
+            elif m.carrier in _FUEL_CARRIERS:
+                _, key, scale = _FUEL_CARRIERS[m.carrier]
+                sub_fuels[key] = sub_fuels.get(key, 0.0) + q.get(_FUEL_CARRIERS[m.carrier][0], 0.0) * scale
+
+    fuels = dict(boundary_fuels)
+    for key, value in sub_fuels.items():
+        if key not in boundary_fuels and not _has_supply(park, key):
+            fuels[key] = value
+            flags.add(BalanceFlag.FROM_SUBMETERS)
+    if e["storage_discharge_kwh"] > e["storage_charge_kwh"]:
+        flags.add(BalanceFlag.STORAGE_GAIN)
+    return ParkBalance(
+        electricity=Electricity(**{k: max(0.0, v) for k, v in e.items()}),
+        fuels=fuels,
+        heat=Heat(imports=heat_in, exports=heat_out),
+        water_m3=water,
+        generation_aux_kwh=aux,
+        submetered_kwh=submetered,
+        by_enterprise=by_enterprise,
+        completeness=1.0 if weight == 0 else weighted / weight,
+        flags=frozenset(flags),
+    )
+
+
+def _carrier_flows(m, q, fuels: dict[str, float], heat_in: list[HeatFlow], heat_out: list[HeatFlow]) -> float:
+    """Book one boundary supply meter; returns its water volume (m3)."""
+    if m.carrier in _FUEL_CARRIERS:
+        quantity, key, scale = _FUEL_CARRIERS[m.carrier]
+        fuels[key] = fuels.get(key, 0.0) + q.get(quantity, 0.0) * scale
+    elif m.carrier is Carrier.HEAT:
+        if q.get("heat_gj", 0.0):
+            heat_in.append(HeatFlow(gj=q["heat_gj"], non_fossil=m.non_fossil, note=f"meter {m.id}"))
+        if q.get("heat_export_gj", 0.0):
+            heat_out.append(HeatFlow(gj=q["heat_export_gj"], non_fossil=m.non_fossil, note=f"meter {m.id}"))
+    elif m.carrier is Carrier.WATER:
+        return q.get("water_m3", 0.0)
+    else:
+        raise BalanceError(f"meter {m.id!r}: role supply with carrier {m.carrier} is not accounted; use role grid")
+    return 0.0
+
+
+def _has_supply(park: Park, key: str) -> bool:
+    return any(
+        m.role is Role.SUPPLY and m.carrier in _FUEL_CARRIERS and _FUEL_CARRIERS[m.carrier][1] == key
+        for m in park.meters
+    )
+
+
+def _check(park: Park, totals: Mapping[str, Mapping[str, float]], completeness: Mapping[str, float]) -> None:
+    ids = {m.id for m in park.meters}
+    for meter_id, q in totals.items():
+        if meter_id not in ids:
+            raise BalanceError(f"totals[{meter_id!r}]: meter is not declared in park {park.id!r}")
+        for name, value in q.items():
+            if name not in COUNTERS:
+                raise BalanceError(f"totals[{meter_id!r}][{name!r}]: not a counter quantity; accepted: {sorted(COUNTERS)}")
+            if not isinstance(value, (int, float)) or value != value or value < 0 or value == float("inf"):
+                raise BalanceError(f"totals[{meter_id!r}][{name!r}] = {value!r}: must be a finite number >= 0")
+    for meter_id, c in completeness.items():
+        if meter_id not in ids:
+            raise BalanceError(f"completeness[{meter_id!r}]: meter is not declared in park {park.id!r}")
+        if not 0 <= c <= 1:
+            raise BalanceError(f"completeness[{meter_id!r}] = {c!r}: must be between 0 and 1")

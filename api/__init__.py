@@ -1,0 +1,1 @@
+"""The platform's front: REST API, dashboard, platform database and the `lingtan` command."""

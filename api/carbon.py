@@ -1,0 +1,82 @@
+"""Realtime park figures: power now, and energy, tce, CO2 and intensity for today, month, year.
+
+Energy comes from the interval table (what accounting derived from the meters); the balance,
+tce and CO2 come from the pure core, so the API shows exactly what the accounting method says.
+"""
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from accounting.park import Carrier, Park, Role
+from api import schemas
+from api.models import IntervalEnergy, Latest
+from api.rollup import day_bounds
+
+
+def meter_totals(session: Session, park: Park, first: date, last: date) -> tuple[dict, float]:
+    """Per meter and counter: energy over local days [first, last]; and mean completeness."""
+    rows = session.execute(
+        select(IntervalEnergy.meter, IntervalEnergy.quantity, func.sum(IntervalEnergy.amount),
+               func.avg(IntervalEnergy.completeness))
+        .where(IntervalEnergy.park == park.id, IntervalEnergy.day >= first, IntervalEnergy.day <= last)
+        .group_by(IntervalEnergy.meter, IntervalEnergy.quantity)).all()
+    totals: dict[str, dict[str, float]] = {}
+    completeness = []
+    for meter, quantity, amount, comp in rows:
+        totals.setdefault(meter, {})[quantity] = float(amount)
+        completeness.append(float(comp or 0))
+    return totals, (sum(completeness) / len(completeness) if completeness else 0.0)
+
+
+def period(session: Session, park: Park, name: str, first: date, last: date) -> schemas.PeriodFigures:
+    from accounting.carbon import park_carbon  # the core's balance + emissions for a period
+
+    totals, completeness = meter_totals(session, park, first, last)
+    result = park_carbon(park, totals, year=first.year)
+    start, _ = day_bounds(first, park.zone)
+    _, end = day_bounds(last, park.zone)
+    return schemas.PeriodFigures(
+        period=name, start=start, end=end, energy_by_carrier=result.energy_by_carrier,
+        electricity_kwh=result.electricity_kwh, energy_tce=result.energy_tce,
+        energy_tce_calorific=result.energy_tce_calorific, co2_t=result.co2_t,
+        intensity_t_per_tce=result.intensity_t_per_tce, completeness=round(completeness, 6))
+
+
+def power(park: Park, latest: dict[str, Latest]) -> schemas.PowerOut:
+    out = {"grid_kw": 0.0, "pv_kw": 0.0, "wind_kw": 0.0, "storage_kw": 0.0, "load_kw": 0.0, "gas_m3h": 0.0,
+           "heat_kw": 0.0}
+    for m in park.meters:
+        row = latest.get(m.id)
+        if row is None:
+            continue
+        v = row.values
+        if m.carrier is Carrier.ELECTRICITY:
+            p = v.get("power_kw", 0.0)
+            key = {Role.GRID: "grid_kw", Role.PV: "pv_kw", Role.WIND: "wind_kw", Role.STORAGE: "storage_kw",
+                   Role.ENTERPRISE: "load_kw", Role.LOAD: "load_kw"}.get(m.role)
+            if key in ("pv_kw", "wind_kw"):
+                p = abs(p)  # generators' meters read generation as export
+            if key and not (key == "load_kw" and m.parent is not None):
+                out[key] += p
+        elif m.boundary and m.carrier is Carrier.NATURAL_GAS:
+            out["gas_m3h"] += v.get("gas_flow_m3h", 0.0)
+        elif m.boundary and m.carrier is Carrier.HEAT:
+            out["heat_kw"] += v.get("heat_power_kw", 0.0)
+    return schemas.PowerOut(**out)
+
+
+def realtime(park: Park, session: Session, now: datetime) -> schemas.Realtime:
+    from accounting.carbon import carbon_rate_t_per_h
+
+    today = now.astimezone(park.zone).date()
+    latest = {r.meter: r for r in session.scalars(select(Latest).where(Latest.park == park.id))}
+    p = power(park, latest)
+    return schemas.Realtime(
+        park=park.id, time=now.astimezone(UTC), power=p,
+        carbon_rate_t_per_h=carbon_rate_t_per_h(park, p.grid_kw, p.gas_m3h, p.heat_kw, year=today.year),
+        today=period(session, park, "today", today, today),
+        month=period(session, park, "month", today.replace(day=1), today),
+        year=period(session, park, "year", today.replace(month=1, day=1), today),
+        meters_reporting=len(latest), meters_total=len(park.meters))

@@ -1,0 +1,196 @@
+"""The `lingtan` command: one subcommand per service, plus the demo and offline tools.
+
+The CLI is the only place that reads config files; services receive a validated `Config`.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import yaml
+
+from accounting.config import Config, ConfigError, parse_config
+
+log = logging.getLogger("lingtan")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("pymodbus", "amqtt", "transitions", "httpx", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
+
+
+def _config(path: str) -> Config:
+    from api.configfile import load_config
+    return load_config(path)
+
+
+# -- services -------------------------------------------------------------------------
+def cmd_simulate(args) -> None:
+    from simulator.clock import SimClock
+    from simulator.server import ParkServer
+    from api.runner import run_until_signal, utc_now
+
+    config = _config(args.config)
+
+    async def main():
+        sim = config.simulator
+        clock = SimClock(sim.start or utc_now(), args.speed or sim.speed)
+        server = ParkServer(config, clock, seed=args.seed)
+        await server.start()
+        await run_until_signal([asyncio.Event().wait()], [], cleanup=[server.stop])
+
+    asyncio.run(main())
+
+
+def cmd_gateway(args) -> None:
+    from gateway.service import GatewayService
+    from api.runner import run_until_signal
+
+    config = _config(args.config)
+    try:
+        config.gateway(args.id)
+    except KeyError:
+        raise ConfigError(f"{args.config}: --id {args.id!r} is not among gateways "
+                          f"{[g.id for g in config.gateways]}") from None
+    service = GatewayService(config, args.id, spool_path=args.spool)
+    asyncio.run(run_until_signal([service.run()], []))
+
+
+def _ingest_threads(config: Config, workers: int):
+    from ingest.service import make_ingest
+    out = []
+    for i in range(workers):
+        worker = make_ingest(config, client_id=f"{config.ingest.client_id}-{i}" if workers > 1 else None)
+        out.append((threading.Thread(target=worker.run, name=f"ingest-{i}", daemon=True), worker.stop))
+    return out
+
+
+def cmd_ingest(args) -> None:
+    from api.runner import run_until_signal
+    config = _config(args.config)
+    if args.workers > 1 and not config.ingest.shared_group:
+        raise ConfigError(f"{args.config}: --workers {args.workers} needs ingest.shared_group (MQTT v5)")
+    asyncio.run(run_until_signal([], _ingest_threads(config, args.workers)))
+
+
+def _rollup_thread(config: Config):
+    from api.db import make_engine
+    from api.rollup import Rollup
+    from ingest.sinks import open_sink
+    rollup = Rollup(config, open_sink(config.ingest.sink), make_engine(config.store.url))
+    return threading.Thread(target=rollup.run, name="accounting", daemon=True), rollup.stop
+
+
+def cmd_accounting(args) -> None:
+    from api.runner import run_until_signal
+    asyncio.run(run_until_signal([], [_rollup_thread(_config(args.config))]))
+
+
+def cmd_api(args) -> None:
+    from api.app import create_app
+    from api.db import make_engine
+    from api.runner import api_server, run_until_signal
+    config = _config(args.config)
+    server = api_server(config, create_app(config, make_engine(config.store.url)))
+    print(f"Lingtan API on http://{config.api.host}:{config.api.port}/", file=sys.stderr)
+    asyncio.run(run_until_signal([server.serve()], [], servers=[server]))
+
+
+def cmd_demo(args) -> None:
+    from api.demo import run_demo
+    run_demo(data_dir=Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="lingtan-demo-")),
+             port=args.port, speed=args.speed)
+
+
+# -- offline tools ----------------------------------------------------------------------
+def cmd_check_config(args) -> None:
+    config = _config(args.config)
+    meters = sum(len(p.meters) for p in config.parks)
+    print(f"{args.config}: ok — {len(config.parks)} park(s), {meters} meter(s), {len(config.gateways)} gateway(s)")
+
+
+def cmd_account(args) -> None:
+    from accounting.offline import evaluate
+    path = Path(args.file)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    json.dump(evaluate(data, str(path)), sys.stdout, ensure_ascii=False, indent=2)
+    print()
+
+
+def cmd_contract_schema(args) -> None:
+    from accounting.contract import SCHEMAS
+    text = json.dumps(SCHEMAS, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lingtan", description="Lingtan 零碳: energy metering and carbon "
+                                "monitoring for zero-carbon industrial parks.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def service(name, func, help_text):
+        s = sub.add_parser(name, help=help_text, description=help_text)
+        s.add_argument("--config", required=True, metavar="FILE", help="platform config file (YAML)")
+        s.set_defaults(func=func)
+        return s
+
+    d = sub.add_parser("demo", help="run the whole platform on embedded defaults",
+                       description="Simulated park → gateway (Modbus TCP) → embedded MQTT broker → ingest → "
+                       "SQLite → accounting → API and dashboard at http://127.0.0.1:PORT. Ctrl-C stops.")
+    d.add_argument("--port", type=int, default=8000, help="API and dashboard port (default 8000)")
+    d.add_argument("--data-dir", metavar="DIR", help="where the demo keeps its databases (default: a new temp dir)")
+    d.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
+    d.set_defaults(func=cmd_demo)
+
+    s = service("simulate", cmd_simulate, "serve the configured parks' meters as simulated Modbus devices")
+    s.add_argument("--speed", type=float, help="simulated seconds per real second (overrides simulator.speed)")
+    s.add_argument("--seed", type=int, help="random seed (overrides simulator.seed)")
+    g = service("gateway", cmd_gateway, "poll one gateway's Modbus meters and publish readings over MQTT")
+    g.add_argument("--id", required=True, help="which of the config's gateways this process is")
+    g.add_argument("--spool", metavar="PATH", help="spool database (overrides gateways[].spool.path)")
+    i = service("ingest", cmd_ingest, "consume readings from MQTT into the time-series store")
+    i.add_argument("--workers", type=int, default=1, help="worker connections sharing the subscription (default 1)")
+    service("accounting", cmd_accounting, "turn stored counter readings into interval energy")
+    service("api", cmd_api, "serve the REST API and the dashboard")
+    c = sub.add_parser("check-config", help="validate a config file and exit")
+    c.add_argument("config", metavar="FILE")
+    c.set_defaults(func=cmd_check_config)
+    a = sub.add_parser("account", help="evaluate a park and period from an activity-data file; JSON out",
+                       description="Offline 零碳园区 accounting from statistics (docs/activity-data.md).")
+    a.add_argument("file", metavar="FILE", help="activity-data file (YAML or JSON)")
+    a.set_defaults(func=cmd_account)
+    k = sub.add_parser("contract-schema", help="print the wire contract's JSON Schemas")
+    k.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    k.set_defaults(func=cmd_contract_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        args.func(args)
+    except ConfigError as exc:
+        print(f"lingtan: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

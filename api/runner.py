@@ -1,0 +1,64 @@
+"""Running services in one process: the demo, and each `lingtan` service subcommand.
+
+asyncio owns the process; the two blocking workers (ingest's paho loop and the accounting loop)
+run in threads that stop on an Event. SIGINT/SIGTERM stop everything cleanly.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+
+import uvicorn
+
+from accounting.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):  # we own the signals of the whole process
+        yield
+
+
+def api_server(config: Config, app) -> _Server:
+    return _Server(uvicorn.Config(app, host=config.api.host, port=config.api.port, log_level="warning",
+                                  lifespan="off"))
+
+
+async def run_until_signal(tasks: list, threads: list[tuple[threading.Thread, threading.Event]],
+                           servers: list[_Server] = (), cleanup: list = ()) -> None:
+    """Run coroutines and threaded workers until Ctrl-C / SIGTERM, then stop them in order."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for thread, _ in threads:
+        thread.start()
+    running = [asyncio.create_task(t) for t in tasks]
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *running], return_when=asyncio.FIRST_COMPLETED)
+    for t in done:
+        if t is not waiter and t.exception() is not None:
+            log.error("a service failed: %r", t.exception())
+    log.info("stopping")
+    for s in servers:
+        s.should_exit = True
+    for _, event in threads:
+        event.set()
+    await asyncio.sleep(0.2)
+    for t in running:
+        t.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    for thread, _ in threads:
+        await asyncio.to_thread(thread.join, 10)
+    for c in cleanup:
+        await c()
+    waiter.cancel()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

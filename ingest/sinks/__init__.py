@@ -1,0 +1,15 @@
+"""Time-series stores: write rows idempotently, read counter series back for accounting."""
+
+from accounting.config import Sink
+
+
+def open_sink(sink: Sink):
+    """The store named by the config's `ingest.sink.kind`."""
+    if sink.kind == "sqlite":
+        from ingest.sinks.sqlite import SqliteSink
+        return SqliteSink(sink.path)
+    if sink.kind == "influx_v1":
+        from ingest.sinks.influx_v1 import InfluxV1Sink
+        return InfluxV1Sink(sink)
+    from ingest.sinks.influx_v2 import InfluxV2Sink
+    return InfluxV2Sink(sink)
