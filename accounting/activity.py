@@ -8,6 +8,7 @@ and the unit it is accounted in (`natural_gas_m3`, `diesel_t`).
 
 from datetime import date
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -116,6 +117,7 @@ class Activity(Frozen):
     year: int = Field(ge=2000, le=2100)
     framework: str = "national"
     park_type: Literal["chemical", "non_chemical"] = "non_chemical"
+    timezone: str = Field("Asia/Shanghai", description="park local time for calendar periods")
     variant: str | None = Field(None, description="framework variant, e.g. the Yangzhou park")
     horizon: str | None = Field(None, description="framework horizon, e.g. near / far / 2030")
     period: Period = Period()
@@ -142,6 +144,13 @@ class Activity(Frozen):
         if t is not None and t.year != self.year:
             raise ValueError(f"period.through = {t.isoformat()}: must be a day of year {self.year}")
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai")
+        return value
 
     @field_validator("indicators")
     @classmethod

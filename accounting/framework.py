@@ -10,6 +10,7 @@ framework variant (e.g. one of the Yangzhou parks).
 from enum import StrEnum
 from typing import Any, Literal
 
+import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from accounting.config import format_errors
@@ -53,7 +54,7 @@ class Target(Frozen):
 
 class Indicator(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    no: int | None = None
+    number: int | None = Field(None, description="row number in the source table")
     name: str
     kind: Kind
     unit: str = ""
@@ -132,4 +133,7 @@ def parse_framework(data: Any, source: str, metrics: frozenset[str]) -> Framewor
 def framework_data(name: str) -> Any:
     if name not in framework_names():
         raise FrameworkError(f"framework {name!r}: unknown; shipped frameworks are {framework_names()}")
-    return package_yaml(f"frameworks/{name}.yaml")
+    try:
+        return package_yaml(f"frameworks/{name}.yaml")
+    except yaml.YAMLError as exc:
+        raise FrameworkError(f"accounting/frameworks/{name}.yaml: not valid YAML: {exc}") from exc

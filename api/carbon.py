@@ -9,6 +9,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounting.account import account
+from accounting.activity import Activity, Period
+from accounting.balance import park_balance
 from accounting.park import Carrier, Park, Role
 from api import schemas
 from api.models import IntervalEnergy, Latest
@@ -30,18 +33,59 @@ def meter_totals(session: Session, park: Park, first: date, last: date) -> tuple
     return totals, (sum(completeness) / len(completeness) if completeness else 0.0)
 
 
-def period(session: Session, park: Park, name: str, first: date, last: date) -> schemas.PeriodFigures:
-    from accounting.carbon import park_carbon  # the core's balance + emissions for a period
+def figures(park: Park, totals: dict, year: int, through: date | None = None) -> dict:
+    """Energy by carrier, electricity split, tce and CO2 of meter totals, by the pure core."""
+    bal = park_balance(park, totals)
+    base = Activity(park=park.id, year=year, framework=park.framework, park_type=park.park_type,
+                    period=Period(through=through))
+    result = account(bal.to_activity(base))
+    split = result.energy.electricity
+    energy_tce = result.energy.total_tce
+    co2 = result.emissions.total_co2_t
+    return {
+        "energy_by_carrier": {
+            "electricity": split.consumption_kwh,
+            **{k.removesuffix("_m3").removesuffix("_t"): v for k, v in bal.fuels.items()},
+            "heat": sum(h.gj for h in bal.heat.imports) - sum(h.gj for h in bal.heat.exports),
+        },
+        "electricity_kwh": {
+            "grid_import": bal.electricity.grid_import_kwh, "grid_export": bal.electricity.grid_export_kwh,
+            "grid_consumed": split.grid_kwh, "green_direct": split.green_direct_kwh,
+            "onsite_renewable": split.onsite_renewable_kwh, "certificates": split.certificate_kwh,
+            "storage_charge": bal.electricity.storage_charge_kwh,
+            "storage_discharge": bal.electricity.storage_discharge_kwh,
+        },
+        "energy_tce": energy_tce,
+        "energy_tce_calorific": result.energy.total_calorific_tce,
+        "co2_t": co2,
+        "intensity_t_per_tce": co2 / energy_tce if energy_tce > 0 else None,
+    }
 
+
+def period(session: Session, park: Park, name: str, first: date, last: date) -> schemas.PeriodFigures:
     totals, completeness = meter_totals(session, park, first, last)
-    result = park_carbon(park, totals, year=first.year)
     start, _ = day_bounds(first, park.zone)
     _, end = day_bounds(last, park.zone)
-    return schemas.PeriodFigures(
-        period=name, start=start, end=end, energy_by_carrier=result.energy_by_carrier,
-        electricity_kwh=result.electricity_kwh, energy_tce=result.energy_tce,
-        energy_tce_calorific=result.energy_tce_calorific, co2_t=result.co2_t,
-        intensity_t_per_tce=result.intensity_t_per_tce, completeness=round(completeness, 6))
+    return schemas.PeriodFigures(period=name, start=start, end=end, completeness=round(completeness, 6),
+                                 **figures(park, totals, first.year, last))
+
+
+def carbon_rate_t_per_h(park: Park, latest: dict[str, Latest], year: int) -> float:
+    """CO2 per hour if the boundary flows measured now went on for an hour."""
+    hour: dict[str, dict[str, float]] = {}
+    for m in park.meters:
+        row = latest.get(m.id)
+        if row is None or not (m.boundary or m.role in (Role.PV, Role.WIND, Role.STORAGE)):
+            continue
+        v = row.values
+        if m.carrier is Carrier.ELECTRICITY:
+            p = v.get("power_kw", 0.0)
+            hour[m.id] = {"energy_import_kwh": max(p, 0.0), "energy_export_kwh": max(-p, 0.0)}
+        elif m.carrier is Carrier.NATURAL_GAS:
+            hour[m.id] = {"gas_m3": v.get("gas_flow_m3h", 0.0)}
+        elif m.carrier is Carrier.HEAT:
+            hour[m.id] = {"heat_gj": max(v.get("heat_power_kw", 0.0), 0.0) * 3.6e-3}  # kWh(th) -> GJ
+    return figures(park, hour, year)["co2_t"]
 
 
 def power(park: Park, latest: dict[str, Latest]) -> schemas.PowerOut:
@@ -68,14 +112,12 @@ def power(park: Park, latest: dict[str, Latest]) -> schemas.PowerOut:
 
 
 def realtime(park: Park, session: Session, now: datetime) -> schemas.Realtime:
-    from accounting.carbon import carbon_rate_t_per_h
-
     today = now.astimezone(park.zone).date()
     latest = {r.meter: r for r in session.scalars(select(Latest).where(Latest.park == park.id))}
     p = power(park, latest)
     return schemas.Realtime(
         park=park.id, time=now.astimezone(UTC), power=p,
-        carbon_rate_t_per_h=carbon_rate_t_per_h(park, p.grid_kw, p.gas_m3h, p.heat_kw, year=today.year),
+        carbon_rate_t_per_h=carbon_rate_t_per_h(park, latest, today.year),
         today=period(session, park, "today", today, today),
         month=period(session, park, "month", today.replace(day=1), today),
         year=period(session, park, "year", today.replace(month=1, day=1), today),
