@@ -106,7 +106,7 @@ def cmd_api(args) -> None:
 def cmd_demo(args) -> None:
     from api.demo import run_demo
     run_demo(data_dir=Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="lingtan-demo-")),
-             port=args.port, speed=args.speed)
+             port=args.port, speed=args.speed, mqtt_port=args.mqtt_port, modbus_port=args.modbus_port)
 
 
 # -- offline tools ----------------------------------------------------------------------
@@ -154,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8000, help="API and dashboard port (default 8000)")
     d.add_argument("--data-dir", metavar="DIR", help="where the demo keeps its databases (default: a new temp dir)")
     d.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
+    d.add_argument("--mqtt-port", type=int, help="embedded broker port (default 18830)")
+    d.add_argument("--modbus-port", type=int, help="simulated Modbus TCP port (default 15020)")
     d.set_defaults(func=cmd_demo)
 
     s = service("simulate", cmd_simulate, "serve the configured parks' meters as simulated Modbus devices")

@@ -17,10 +17,17 @@ from accounting.config import Config, parse_config
 log = logging.getLogger(__name__)
 
 
-def demo_config(data_dir: Path, port: int = 8000, speed: float = 1.0) -> Config:
+def demo_config(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: int | None = None,
+                modbus_port: int | None = None) -> Config:
     from api.configfile import demo_config_text
     data = yaml.safe_load(demo_config_text())
     data["api"]["port"] = port
+    if mqtt_port:
+        data["mqtt"]["port"] = mqtt_port
+    if modbus_port:
+        for g in data["gateways"]:
+            for b in g["buses"]:
+                b["port"] = modbus_port
     data["simulator"]["speed"] = speed
     data["ingest"]["sink"]["path"] = str(data_dir / "lingtan-ts.db")
     data["store"]["url"] = f"sqlite:///{data_dir / 'lingtan.db'}"
@@ -37,7 +44,8 @@ def broker_config(config: Config) -> dict:
     }
 
 
-def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0) -> None:
+def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: int | None = None,
+             modbus_port: int | None = None) -> None:
     from amqtt.broker import Broker
 
     from api.app import create_app
@@ -51,7 +59,7 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0) -> None:
     from simulator.server import ParkServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    config = demo_config(data_dir, port, speed)
+    config = demo_config(data_dir, port, speed, mqtt_port, modbus_port)
 
     async def main() -> None:
         broker = Broker(broker_config(config))
