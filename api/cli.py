@@ -136,6 +136,14 @@ def cmd_contract_schema(args) -> None:
         sys.stdout.write(text)
 
 
+def cmd_mqtt_auth(args) -> None:
+    from gateway.acl import write_auth
+    config = _config(args.config)
+    created = write_auth(config, Path(args.out))
+    print(f"wrote {args.out}/acl, {args.out}/passwd and {args.out}/secrets/ "
+          f"({len(created)} new secret(s): {', '.join(created) or 'none'})")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lingtan", description="Lingtan 零碳: energy metering and carbon "
                                 "monitoring for zero-carbon industrial parks.")
@@ -175,6 +183,11 @@ def parser() -> argparse.ArgumentParser:
                        description="Offline 零碳园区 accounting from statistics (docs/activity-data.md).")
     a.add_argument("file", metavar="FILE", help="activity-data file (YAML or JSON)")
     a.set_defaults(func=cmd_account)
+    m = sub.add_parser("mqtt-auth", help="generate Mosquitto ACL, password file and per-user secrets",
+                       description="Each gateway may write only its own park's topics; ingest may read them.")
+    m.add_argument("--config", required=True, metavar="FILE", help="platform config file (YAML)")
+    m.add_argument("--out", required=True, metavar="DIR", help="output folder (acl, passwd, secrets/)")
+    m.set_defaults(func=cmd_mqtt_auth)
     k = sub.add_parser("contract-schema", help="print the wire contract's JSON Schemas")
     k.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     k.set_defaults(func=cmd_contract_schema)
