@@ -109,6 +109,7 @@ class Store(Frozen):
 
 class Accounting(Frozen):
     interval_s: float = Field(10, gt=0, description="how often realtime figures are recomputed")
+    heartbeat_file: str | None = Field(None, description="touched after every successful pass (health checks)")
 
 
 class Api(Frozen):

@@ -9,6 +9,7 @@ revise exactly the days they touch. Recomputing a day is idempotent.
 
 import logging
 import threading
+from pathlib import Path
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import delete, select
@@ -95,4 +96,7 @@ class Rollup:
                 self.run_once()
             except Exception:  # keep the service alive; the day stays dirty and is retried
                 log.exception("accounting pass failed; retrying")
+            else:
+                if self.config.accounting.heartbeat_file:
+                    Path(self.config.accounting.heartbeat_file).touch()
             self.stop.wait(self.config.accounting.interval_s)

