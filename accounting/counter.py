@@ -136,6 +136,15 @@ def _clean_slow(ts_us: np.ndarray, values: np.ndarray, rules: CounterRules, even
     v = values.tolist()
     n = len(t)
     rate = rules.max_rate_per_h
+    step = np.diff(values)
+    normal_step = step >= 0
+    if rate is not None:
+        normal_step &= step <= rate * np.diff(ts_us) / US_PER_HOUR * (1 + _RATE_TOLERANCE)
+    # a reading needs a decision only next to an abnormal step; runs between are taken whole
+    suspicious = np.zeros(n, dtype=bool)
+    suspicious[1:] |= ~normal_step
+    suspicious[:-1] |= ~normal_step
+    visits = np.flatnonzero(suspicious)
 
     def allowed(i: int, j: int) -> float:
         return float("inf") if rate is None else rate * (t[j] - t[i]) / US_PER_HOUR * (1 + _RATE_TOLERANCE)
@@ -144,14 +153,23 @@ def _clean_slow(ts_us: np.ndarray, values: np.ndarray, rules: CounterRules, even
         d = v[j] - v[i]
         return d >= 0 and d <= allowed(i, j)
 
-    kept = [0]
-    energy: list[float] = []
-    rejected: list[bool] = []
+    kept: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+    energy: list[np.ndarray] = []
+    rejected: list[np.ndarray] = []
     prev = 0
-    for i in range(1, n):
+    i = 1
+    while i < n:
+        if prev == i - 1 and not suspicious[i]:
+            j = int(visits[np.searchsorted(visits, i)]) if visits.size and visits[-1] >= i else n
+            kept.append(np.arange(i, j, dtype=np.int64))
+            energy.append(step[i - 1 : j - 1])
+            rejected.append(np.zeros(j - i, dtype=bool))
+            prev, i = j - 1, j
+            continue
         ok = normal(prev, i)
         if i + 1 < n and (not ok or not normal(i, i + 1)) and normal(prev, i + 1):
             events.append(Event(t[i], Flag.SPIKE, v[i]))  # the neighbours agree without it
+            i += 1
             continue
         if ok:
             e, rej = v[i] - v[prev], False
@@ -161,14 +179,16 @@ def _clean_slow(ts_us: np.ndarray, values: np.ndarray, rules: CounterRules, even
         else:
             e, rej, flag = _drop(v[prev], v[i], allowed(prev, i), rules)
             events.append(Event(t[i], flag, v[i]))
-        kept.append(i)
-        energy.append(e)
-        rejected.append(rej)
+        kept.append(np.asarray([i], dtype=np.int64))
+        energy.append(np.asarray([e]))
+        rejected.append(np.asarray([rej]))
         prev = i
+        i += 1
+    index = np.concatenate(kept)
     return CleanCounter(
-        np.asarray([t[i] for i in kept], dtype=np.int64),
-        np.asarray(energy, dtype=np.float64),
-        np.asarray(rejected, dtype=bool),
+        ts_us[index],
+        np.concatenate(energy) if energy else np.zeros(0),
+        np.concatenate(rejected) if rejected else np.zeros(0, dtype=bool),
         tuple(sorted(events, key=lambda e: e.ts_us)),
     )
 

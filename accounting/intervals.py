@@ -12,9 +12,10 @@ Completeness of an interval is the fraction of it covered by accepted steps no l
 Energy is in the counter's own unit (kWh, m3, GJ, kg).
 """
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class IntervalSeries:
     energy: np.ndarray
     completeness: np.ndarray
     estimated: np.ndarray
-    flags: Mapping[int, frozenset[Flag]] = field(default_factory=dict)
+    flag_bits: np.ndarray  # per interval, bit FLAG_BITS[flag] set when the flag applies
     events: tuple[Event, ...] = ()
 
     def __len__(self) -> int:
@@ -90,16 +91,28 @@ class IntervalSeries:
     def total_energy(self) -> float:
         return float(self.energy.sum())
 
+    def flags(self, k: int) -> frozenset[Flag]:
+        return _decode(int(self.flag_bits[k]))
+
     def intervals(self) -> list[Interval]:
-        empty: frozenset[Flag] = frozenset()
         return [
             Interval(
                 self.start + self.interval * k,
                 self.start + self.interval * (k + 1),
-                float(e), bool(est), float(c), self.flags.get(k, empty),
+                float(e), bool(est), float(c), _decode(bits),
             )
-            for k, (e, c, est) in enumerate(zip(self.energy.tolist(), self.completeness.tolist(), self.estimated.tolist()))
+            for k, (e, c, est, bits) in enumerate(
+                zip(self.energy.tolist(), self.completeness.tolist(), self.estimated.tolist(), self.flag_bits.tolist())
+            )
         ]
+
+
+FLAG_BITS: dict[Flag, int] = {f: 1 << i for i, f in enumerate(Flag)}
+
+
+@cache
+def _decode(bits: int) -> frozenset[Flag]:
+    return frozenset(f for f, b in FLAG_BITS.items() if bits & b)
 
 
 def to_us(ts: datetime, what: str = "ts") -> int:
@@ -270,14 +283,12 @@ def _estimated_energy(clean: CleanCounter, bounds: np.ndarray, gap_us: int) -> f
 
 def _flags(
     events: tuple[Event, ...], start_us: int, step_us: int, count: int, completeness: np.ndarray, estimated: np.ndarray
-) -> dict[int, frozenset[Flag]]:
-    found: dict[int, set[Flag]] = {}
+) -> np.ndarray:
+    bits = np.zeros(count, dtype=np.uint16)
     for e in events:
         k = (e.ts_us - start_us) // step_us
         if 0 <= k < count:
-            found.setdefault(int(k), set()).add(e.flag)
-    for k in np.flatnonzero(estimated).tolist():
-        found.setdefault(k, set()).add(Flag.GAP)
-    for k in np.flatnonzero((completeness == 0) & ~estimated).tolist():
-        found.setdefault(k, set()).add(Flag.NO_DATA)
-    return {k: frozenset(v) for k, v in found.items()}
+            bits[k] |= FLAG_BITS[e.flag]
+    bits[estimated] |= FLAG_BITS[Flag.GAP]
+    bits[(completeness == 0) & ~estimated] |= FLAG_BITS[Flag.NO_DATA]
+    return bits

@@ -19,6 +19,7 @@ from accounting.intervals import compute_intervals
 from accounting.quantities import CARRIER_QUANTITIES, COUNTERS
 from api.db import sessions
 from api.models import Dirty, IntervalEnergy
+from gateway import profile as profiles
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,15 @@ class Rollup:
         start, end = day_bounds(day, park.zone)
         now = self.clock()
         rows = []
+        profile = profiles.load(meter.profile)
+        # a step longer than this is spread over the gap and flagged estimated
+        max_gap = max(INTERVAL, timedelta(seconds=3 * meter.poll_interval_s))
         for quantity in sorted(CARRIER_QUANTITIES[meter.carrier.value] & COUNTERS):
             samples = self.samples(park_id, meter_id, quantity, start, end)
             if not samples:
                 continue
-            for iv in compute_intervals(samples, start, end, interval=INTERVAL):
+            for iv in compute_intervals(samples, start, end, interval=INTERVAL, max_gap=max_gap,
+                                        rollover=profiles.counter_modulus(profile, quantity)):
                 if iv.energy == 0 and iv.completeness == 0:
                     continue
                 rows.append(IntervalEnergy(

@@ -69,6 +69,8 @@ class Profile(BaseModel):
     source: str = Field(min_length=8, description="datasheet or standard the map comes from")
     addressing: Literal[0, 1] = Field(description="0: addresses are PDU offsets; 1: 1-based register numbers")
     max_gap: int = Field(0, ge=0, le=100, description="unused registers a request may span")
+    max_registers: int = Field(MAX_REGISTERS_PER_REQUEST, ge=1, le=MAX_REGISTERS_PER_REQUEST,
+                               description="registers per request the device accepts (datasheet limit)")
     registers: list[Register]
 
     @model_validator(mode="after")
@@ -97,7 +99,8 @@ class Block:
 
 
 def plan(profile: Profile) -> list[Block]:
-    """Group the profile's registers (and scale-factor registers) into requests of ≤125 words."""
+    """Group the profile's registers (and scale-factor registers) into requests of at most
+    `max_registers` words (125, the protocol's limit, unless the datasheet says fewer)."""
     spans: dict[int, list[tuple[int, int]]] = {}
     for r in profile.registers:
         spans.setdefault(r.function, []).append((profile.pdu_address(r.address), r.words))
@@ -109,7 +112,7 @@ def plan(profile: Profile) -> list[Block]:
         start, end = items[0][0], items[0][0] + items[0][1]
         for addr, words in items[1:]:
             new_end = max(end, addr + words)
-            if addr <= end + profile.max_gap and new_end - start <= MAX_REGISTERS_PER_REQUEST:
+            if addr <= end + profile.max_gap and new_end - start <= profile.max_registers:
                 end = new_end
             else:
                 blocks.append(Block(function, start, end - start))
@@ -202,3 +205,20 @@ def load(name: str) -> Profile:
                        if p.name.endswith(".yaml"))
         raise ProfileError(f"no device profile {name!r}; known profiles: {', '.join(known)}")
     return parse_profile(yaml.safe_load(path.read_text(encoding="utf-8")), f"gateway/profiles/{name}.yaml")
+
+
+def counter_modulus(profile: Profile, quantity: str) -> float | None:
+    """Where an integer counter register wraps, in the quantity's unit; None for floats.
+
+    A uint32 energy register with scale 0.01 kWh wraps at 2**32 × 0.01 = 42,949,672.96 kWh.
+    With a SunSpec scale factor the modulus depends on the live exponent, so it is not known
+    statically (None): the interval engine then treats a drop as a reset.
+    """
+    for reg in profile.registers:
+        if reg.quantity == quantity:
+            code, words = _FORMATS[reg.type]
+            if code in "fd" or reg.sf_address is not None:
+                return None
+            bits = 16 * words - (0 if code.isupper() else 1)  # signed types wrap at half range
+            return (1 << bits) * abs(reg.scale)
+    return None

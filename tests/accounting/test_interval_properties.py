@@ -26,7 +26,7 @@ def counter_series(draw):
     """(samples, true consumption, kinds of events generated)."""
     n = draw(st.integers(2, 120))
     t = draw(st.integers(0, 3600))  # seconds after T0 of the first reading
-    v = draw(st.floats(0, MODULUS * 0.99))
+    v = draw(st.one_of(st.floats(0, MODULUS * 0.99), st.floats(MODULUS * 0.8, MODULUS * 0.999)))
     samples = [(t, v)]
     true = 0.0
     kinds = []
@@ -50,7 +50,7 @@ def counter_series(draw):
             wrapped = v + inc >= MODULUS
             v = v + inc - MODULUS if wrapped else v + inc
             if wrapped:
-                kind = "rollover" if kind == "normal" else "rollover"
+                kind = "rollover"
             if kind in ("spike_up", "spike_down"):
                 mid = t + dt // 2
                 prev_v = samples[-1][1]

@@ -1,0 +1,1 @@
+"""Indicator frameworks shipped as data (YAML); this file only makes the folder package data."""
