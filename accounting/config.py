@@ -99,6 +99,8 @@ class Ingest(Frozen):
     shared_group: Ident | None = Field("ingest", description="MQTT v5 shared-subscription group")
     sink: Sink = Sink()
     max_payload_bytes: int = Field(1_048_576, ge=1024)
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus /metrics port; none: off")
+    metrics_host: str = Field("127.0.0.1", description="address the /metrics server binds")
 
 
 class Store(Frozen):
@@ -115,6 +117,9 @@ class Accounting(Frozen):
 class Api(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    demo_open: bool = Field(False, description="DEMO ONLY: requests without credentials get every scope on every park")
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="dashboard login lifetime")
+    cookie_secure: bool = Field(False, description="mark the session cookie Secure (set when served over HTTPS)")
 
 
 class Simulator(Frozen):
@@ -124,6 +129,9 @@ class Simulator(Frozen):
     start: datetime | None = Field(None, description="simulated start (UTC); default: now")
     serial_ports: dict[str, str] = Field(
         {}, description="for RTU buses: 'gateway/bus' -> the simulator's end of the serial line")
+    scenario: str | None = Field(
+        None, description="scenario file (path) or packaged scenario name (simulator/scenarios); "
+        "default: seeded defaults")
 
 
 class Config(Frozen):

@@ -1,80 +1,69 @@
-"""The REST API v1 and the dashboard: thin routes over the platform database and the core."""
+"""The REST API v1 and the dashboard: the app factory wiring routes, auth and static files.
 
+Routes live in api/routes/ (one module per noun) and stay thin: parse, call the core or a
+store module, return a public schema. docs/api.md documents every route.
+"""
+
+import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accounting.config import Config
-from accounting.park import Park
-from api import carbon, schemas
 from api.db import sessions
-from api.models import DeadLetter, IntervalEnergy, Latest
+from api.deps import Context
+from api.etag import ETagMiddleware
+from api.limits import InFlightLimit
+from api.routes import activity, carbon, exports, frameworks, indicators, ingest, meta, parks, stream, sync
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Energy and carbon of zero-carbon industrial parks (零碳园区), for park dashboards and
+the city carbon platform. Authenticate with `Authorization: Bearer <API key>` (keys are made with
+`lingtan keys create`) or a dashboard session cookie. A credential sees only its own parks:
+another park answers 404, exactly like a park that does not exist. Times are UTC (RFC 3339, `Z`);
+calendar periods are park-local. JSON GETs carry an ETag and honour If-None-Match (304).
+See docs/api.md for scopes, cursors and limits."""
 
 
 def create_app(config: Config, engine: Engine, clock=lambda: datetime.now(UTC)) -> FastAPI:
     app = FastAPI(title="Lingtan 零碳 API", version="1", summary="Energy and carbon of zero-carbon parks",
-                  docs_url="/api/docs", openapi_url="/api/v1/openapi.json")
-    make_session = sessions(engine)
-    parks = {p.id: p for p in config.parks}
-
-    def get_session():
-        with make_session() as s:
-            yield s
-
-    SessionDep = Annotated[Session, Depends(get_session)]
-
-    def get_park(park_id: str) -> Park:
-        park = parks.get(park_id)
-        if park is None:
-            raise HTTPException(404, f"park_id = {park_id!r}: no such park")
-        return park
-
-    ParkDep = Annotated[Park, Depends(get_park)]
-
-    @app.get("/api/v1/health", response_model=schemas.Health, tags=["meta"])
-    def health(session: SessionDep) -> schemas.Health:
-        session.execute(select(1))
-        return schemas.Health(status="ok", time=clock())
-
-    @app.get("/api/v1/parks", response_model=list[schemas.ParkOut], tags=["parks"])
-    def list_parks() -> list[schemas.ParkOut]:
-        return [schemas.ParkOut.of(p) for p in parks.values()]
-
-    @app.get("/api/v1/parks/{park_id}", response_model=schemas.ParkOut, tags=["parks"])
-    def get_park_route(park: ParkDep) -> schemas.ParkOut:
-        return schemas.ParkOut.of(park)
-
-    @app.get("/api/v1/parks/{park_id}/meters", response_model=list[schemas.MeterOut], tags=["meters"])
-    def list_meters(park: ParkDep, session: SessionDep) -> list[schemas.MeterOut]:
-        latest = {r.meter: r for r in session.scalars(select(Latest).where(Latest.park == park.id))}
-        today = clock().astimezone(park.zone).date()
-        totals, _ = carbon.meter_totals(session, park, today, today)
-        return [schemas.MeterOut.of(m, latest.get(m.id), totals.get(m.id, {})) for m in park.meters]
-
-    @app.get("/api/v1/parks/{park_id}/carbon/realtime", response_model=schemas.Realtime, tags=["carbon"])
-    def realtime(park: ParkDep, session: SessionDep) -> schemas.Realtime:
-        return carbon.realtime(park, session, clock())
-
-    @app.get("/api/v1/dead-letters", response_model=list[schemas.DeadLetterOut], tags=["ingest"])
-    def dead_letters(session: SessionDep, park_id: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[schemas.DeadLetterOut]:
-        q = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
-        if park_id is not None:
-            q = q.where(DeadLetter.park == park_id)
-        return [schemas.DeadLetterOut.model_validate(d, from_attributes=True) for d in session.scalars(q)]
-
+                  description=DESCRIPTION, docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json")
+    app.state.ctx = Context(config=config, engine=engine, sessions=sessions(engine), clock=clock,
+                            parks={p.id: p for p in config.parks})
+    if config.api.demo_open:
+        log.warning("api.demo_open is on: requests without credentials may read and write every park. "
+                    "Demo only; never on a network others can reach.")
+    for module in (meta, parks, carbon, indicators, frameworks, activity, sync, exports, ingest, stream):
+        app.include_router(module.router, prefix="/api/v1")
+    app.add_middleware(ETagMiddleware)
+    app.add_middleware(InFlightLimit)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    allowed: list[tuple[re.Pattern, list[str]]] = []
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Starlette's Allow names only the first route of the path; list every method of the path
+        if not allowed:
+            for path, ops in app.openapi()["paths"].items():
+                allowed.append((re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$"), sorted(m.upper() for m in ops)))
+        methods = next((m for rx, m in allowed if rx.match(request.url.path)), [])
+        return JSONResponse({"detail": f"method {request.method} is not allowed here; allowed: {', '.join(methods)}"},
+                            405, headers={"Allow": ", ".join(methods)})
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app

@@ -58,8 +58,33 @@ def figures(park: Park, totals: dict, year: int, through: date | None = None) ->
         "energy_tce": energy_tce,
         "energy_tce_calorific": result.energy.total_calorific_tce,
         "co2_t": co2,
+        "co2_by_source_t": {
+            "electricity": result.emissions.electricity_co2_t, "fuels": result.emissions.fuel_co2_t,
+            "heat": result.emissions.heat_co2_t, "process": result.emissions.process_co2_t,
+            "transformation": result.emissions.transformation_co2_t,
+        },
         "intensity_t_per_tce": co2 / energy_tce if energy_tce > 0 else None,
     }
+
+
+def meter_coverage(session: Session, park: Park, first: date, last: date, now: datetime) -> dict[str, float]:
+    """Per meter: measured share (0..1) of local days [first, last], cut at `now`.
+
+    A meter's 15-minute intervals count with their completeness (the best of its counters),
+    against every quarter hour of the period that has begun by `now`.
+    """
+    start, _ = day_bounds(first, park.zone)
+    _, end = day_bounds(last, park.zone)
+    slots = max(1.0, (min(end, now) - start).total_seconds() / 900)
+    rows = session.execute(
+        select(IntervalEnergy.meter, IntervalEnergy.quantity, func.sum(IntervalEnergy.completeness))
+        .where(IntervalEnergy.park == park.id, IntervalEnergy.day >= first, IntervalEnergy.day <= last)
+        .group_by(IntervalEnergy.meter, IntervalEnergy.quantity)).all()
+    covered: dict[str, float] = {}
+    for meter, _q, total in rows:
+        covered[meter] = max(covered.get(meter, 0.0), float(total or 0))
+    ids = {m.id for m in park.meters}
+    return {m: min(1.0, c / slots) for m, c in covered.items() if m in ids}
 
 
 def period(session: Session, park: Park, name: str, first: date, last: date) -> schemas.PeriodFigures:

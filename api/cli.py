@@ -64,11 +64,13 @@ def cmd_gateway(args) -> None:
 
 
 def _ingest_threads(config: Config, workers: int):
-    from ingest.service import make_ingest
-    out = []
+    from ingest.service import make_ingest, start_metrics
+    out, made = [], []
     for i in range(workers):
         worker = make_ingest(config, client_id=f"{config.ingest.client_id}-{i}" if workers > 1 else None)
+        made.append(worker)
         out.append((threading.Thread(target=worker.run, name=f"ingest-{i}", daemon=True), worker.stop))
+    start_metrics(config, made)  # /metrics on ingest.metrics_port, when set
     return out
 
 
@@ -123,7 +125,13 @@ def cmd_account(args) -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    json.dump(evaluate(data, str(path)), sys.stdout, ensure_ascii=False, indent=2)
+    from accounting.activity import ActivityError
+    try:
+        result = evaluate(data, str(path))
+    except ActivityError as exc:
+        print(f"lingtan: activity data error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
     print()
 
 
@@ -191,6 +199,12 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("contract-schema", help="print the wire contract's JSON Schemas")
     k.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     k.set_defaults(func=cmd_contract_schema)
+    from gateway.commission import add_modbus_parser  # `lingtan modbus scan|read` (commissioning)
+    add_modbus_parser(sub, _config)
+    from api.credentials import add_credential_parsers  # `lingtan keys ...`, `lingtan users ...`
+    add_credential_parsers(sub, _config)
+    from ingest.deadletters import add_dead_letters_parser  # `lingtan dead-letters`
+    add_dead_letters_parser(sub, _config)
     return p
 
 

@@ -1,23 +1,72 @@
-"""The platform database engine: the one place SQLAlchemy engines are made."""
+"""The platform database engine: the one place SQLAlchemy engines are made and migrated.
 
-from sqlalchemy import Engine, create_engine, event
+`make_engine` opens SQLite (WAL) or PostgreSQL and brings the schema to the newest Alembic
+revision (api/migrations/). Several services may start at once against one database: on
+PostgreSQL an advisory lock serialises their migrations; SQLite takes its write lock.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.models import Base
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x4C54_0001  # pg_advisory_lock key: "LT" + 1
+log = logging.getLogger(__name__)
+logging.getLogger("alembic").setLevel(logging.WARNING)  # we log one line per upgrade instead
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, migrate: bool = True) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10,
+                               max_overflow=40)
 
         @event.listens_for(engine, "connect")
         def _wal(dbapi_conn, _record) -> None:
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA synchronous=NORMAL")
     else:
-        engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+    if migrate:
+        upgrade(engine)
     return engine
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(engine: Engine, target: str = "head") -> None:
+    """Bring the database to `target`; a pre-migration (create_all) database is stamped 0001 first."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        tables = set(inspect(conn).get_table_names())
+        if "alembic_version" not in tables and "interval_energy" in tables:
+            command.stamp(alembic_config(conn), "0001")
+        before = MigrationContext.configure(conn).get_current_revision()
+        command.upgrade(alembic_config(conn), target)
+        after = MigrationContext.configure(conn).get_current_revision()
+        if after != before:
+            log.info("platform database migrated from %s to %s", before or "empty", after)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
@@ -39,3 +88,20 @@ def upsert(session: Session, model, rows: list[dict], update: list[str]) -> None
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=keys)
     session.execute(stmt, rows)
+
+
+def _main(argv: list[str]) -> int:
+    """`python -m api.db revision MESSAGE`: autogenerate a migration against a scratch SQLite DB."""
+    if len(argv) != 2 or argv[0] != "revision":
+        print("usage: python -m api.db revision MESSAGE", file=sys.stderr)
+        return 2
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/scratch.db")
+        with engine.begin() as conn:
+            command.revision(alembic_config(conn), message=argv[1], autogenerate=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

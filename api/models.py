@@ -1,9 +1,15 @@
-"""Platform database tables (SQLAlchemy 2): what accounting derives and what people enter."""
+"""Platform database tables (SQLAlchemy 2): what ingest and accounting derive, what people enter.
+
+The schema is owned by Alembic (api/migrations/); a change here needs a migration there.
+Rows the city platform syncs incrementally (`IntervalEnergy`, `IndicatorResult`) carry a
+`revision` drawn from one counter inside the writing transaction (see `_assign_revisions`), so
+revisions become visible in commit order and "everything after revision r" is a safe cursor.
+"""
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, Float, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Index, Integer, String, Text, event, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
 class Base(DeclarativeBase):
@@ -44,7 +50,13 @@ class Dirty(Base):
     token: Mapped[str] = mapped_column(String(32))  # renewed on every marking; see api.rollup
 
 
-class IntervalEnergy(Base):
+class Revisioned:
+    """Mixin: a row the city platform syncs by revision."""
+
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class IntervalEnergy(Revisioned, Base):
     """Energy (in the counter's contract unit) of one meter, quantity and 15-minute interval."""
 
     __tablename__ = "interval_energy"
@@ -58,3 +70,111 @@ class IntervalEnergy(Base):
     estimated: Mapped[bool] = mapped_column(default=False)
     flags: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_interval_energy_park_revision", "park", "revision"),)
+
+
+class IndicatorResult(Revisioned, Base):
+    """The latest evaluation of one indicator of a park's framework for one year (a snapshot).
+
+    Rewritten only when the result changed (`digest`), so its revision marks a real revision.
+    """
+
+    __tablename__ = "indicator_result"
+    park: Mapped[str] = mapped_column(String(64), primary_key=True)
+    framework: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[dict] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_indicator_result_park_revision", "park", "revision"),)
+
+
+class RevisionCounter(Base):
+    """One row per counter; `revision` is the only one. Updating it locks it until commit."""
+
+    __tablename__ = "revision_counter"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKey(Base):
+    """An API key: only the SHA-256 of the key is stored; `id` is its public, non-secret part."""
+
+    __tablename__ = "api_key"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    parks: Mapped[str] = mapped_column(Text)  # comma-separated park ids, or "*" for every park
+    scopes: Mapped[str] = mapped_column(String(100))  # comma-separated: read, write, admin
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class User(Base):
+    """A person who logs in to the dashboard; the password is kept as an Argon2id hash."""
+
+    __tablename__ = "app_user"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    parks: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WebSession(Base):
+    """A dashboard login: the SHA-256 of the session cookie's random token."""
+
+    __tablename__ = "web_session"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ActivityRecord(Base):
+    """Activity data a park entered for one year (the non-metered part of accounting.Activity)."""
+
+    __tablename__ = "activity_record"
+    park: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class AuditEntry(Base):
+    """Who changed what and when: one row per accepted change, with the before and after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    park: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    changes: Mapped[list] = mapped_column(JSON)  # [{"path": "economy.x", "before": 1, "after": 2}]
+
+
+@event.listens_for(Session, "before_flush")
+def _assign_revisions(session: Session, _context, _instances) -> None:
+    """Give every new or changed revisioned row the next revisions, in the flushing transaction.
+
+    The counter row stays locked until commit (PostgreSQL row lock; SQLite has one writer), so
+    a reader that has seen revision r will never later find a committed row with revision <= r.
+    """
+    rows = [o for o in session.new if isinstance(o, Revisioned)]
+    rows += [o for o in session.dirty if isinstance(o, Revisioned) and session.is_modified(o)]
+    if not rows:
+        return
+    top = session.connection().execute(
+        update(RevisionCounter).where(RevisionCounter.name == "revision")
+        .values(value=RevisionCounter.value + len(rows)).returning(RevisionCounter.value)).scalar_one()
+    for i, row in enumerate(rows):
+        row.revision = top - len(rows) + 1 + i

@@ -1,8 +1,9 @@
-"""Public response schemas of the REST API, separate from the storage models."""
+"""Public request and response schemas of the REST API, separate from the storage models."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from accounting.park import Meter, Park
 
@@ -20,6 +21,13 @@ class Health(Out):
     time: datetime
 
 
+class Problem(BaseModel):
+    """Every error: what was wrong, where, and what is accepted."""
+
+    detail: Any = Field(description="a sentence naming the parameter and value (422: a list of errors)")
+
+
+# -- parks, enterprises, meters ----------------------------------------------------------
 class EnterpriseOut(Out):
     id: str
     name: str
@@ -42,6 +50,9 @@ class ParkOut(Out):
                    meter_count=len(p.meters))
 
 
+MeterStatus = Literal["ok", "late", "silent", "no_data"]
+
+
 class MeterOut(Out):
     id: str
     name: str
@@ -49,21 +60,54 @@ class MeterOut(Out):
     role: str
     boundary: bool
     enterprise: str | None
+    parent: str | None = None
     gateway: str
+    poll_interval_s: float = 0
     last_reading_at: datetime | None
+    reading_age_s: float | None = Field(None, description="seconds since the newest reading's measurement time")
+    status: MeterStatus = Field("no_data", description="ok: age ≤ 3 poll intervals (min 30 s); late: ≤ 15 min; "
+                                "silent: older; no_data: never read")
     gateway_of_last_reading: str | None
     values: dict[str, float]
     today: dict[str, float] = Field(description="energy per counter since local midnight, counter units")
 
     @classmethod
-    def of(cls, m: Meter, latest, today: dict[str, float]) -> "MeterOut":
+    def of(cls, m: Meter, latest, today: dict[str, float], now: datetime | None = None) -> "MeterOut":
+        ts = latest.ts if latest else None
+        if ts is not None and ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        age = (now - ts).total_seconds() if (ts is not None and now is not None) else None
         return cls(id=m.id, name=m.name, carrier=m.carrier.value, role=m.role.value, boundary=m.boundary,
-                   enterprise=m.enterprise, gateway=m.gateway,
-                   last_reading_at=latest.ts if latest else None,
+                   enterprise=m.enterprise, parent=m.parent, gateway=m.gateway, poll_interval_s=m.poll_interval_s,
+                   last_reading_at=ts, reading_age_s=None if age is None else round(age, 3),
+                   status=meter_status(age, m.poll_interval_s),
                    gateway_of_last_reading=latest.gateway if latest else None,
                    values=latest.values if latest else {}, today=today)
 
 
+def meter_status(age_s: float | None, poll_interval_s: float) -> MeterStatus:
+    if age_s is None:
+        return "no_data"
+    if age_s <= max(3 * poll_interval_s, 30):
+        return "ok"
+    return "late" if age_s <= 900 else "silent"
+
+
+class GatewayOut(Out):
+    id: str
+    last_reading_at: datetime | None = Field(description="newest reading of any of its meters")
+    reading_age_s: float | None
+    status: MeterStatus = Field(description="the status of its freshest meter")
+    meters_total: int
+    meters_ok: int
+
+
+class EnterpriseDetail(EnterpriseOut):
+    meters: list[str]
+    today: dict[str, float] = Field(description="today's energy per counter over its top-level meters, counter units")
+
+
+# -- realtime ---------------------------------------------------------------------------
 class PowerOut(Out):
     grid_kw: float = Field(description="net exchange with the public grid, + import")
     pv_kw: float = Field(description="on-site solar generation")
@@ -83,6 +127,7 @@ class PeriodFigures(Out):
     energy_tce: float = Field(description="综合能源消费量, electricity at 等价值")
     energy_tce_calorific: float = Field(description="electricity at 当量值")
     co2_t: float
+    co2_by_source_t: dict[str, float] = Field({}, description="electricity, fuels, heat, process, transformation")
     intensity_t_per_tce: float | None = Field(description="单位能耗碳排放, tCO2/tce")
     completeness: float
 
@@ -99,6 +144,177 @@ class Realtime(Out):
     meters_total: int
 
 
+# -- series ------------------------------------------------------------------------------
+Step = Literal["15min", "hour", "day", "month"]
+SeriesScope = Literal["park", "enterprise", "meter"]
+
+
+class SeriesPoint(Out):
+    start: datetime
+    end: datetime
+    label: str = Field(description="the bucket's start in park-local time")
+    values: dict[str, float]
+    completeness: float = Field(description="measured share of the bucket, 0..1, mean over the meters in scope")
+
+
+class SeriesOut(Out):
+    park: str
+    scope: SeriesScope
+    id: str
+    step: Step
+    timezone: str
+    first: date
+    last: date
+    units: dict[str, str]
+    points: list[SeriesPoint]
+
+
+# -- indicators --------------------------------------------------------------------------
+IndicatorStatus = Literal["met", "not_met", "insufficient_data", "not_applicable"]
+
+
+class IndicatorOut(Out):
+    id: str
+    number: int | None
+    name: str
+    kind: str
+    status: IndicatorStatus
+    value: float | bool | None
+    target: float | None
+    target_text: str
+    comparator: str
+    unit: str
+    period: str
+    completeness: float
+    horizon: str | None
+    note: str
+
+
+class FrameworkOut(Out):
+    id: str
+    name: str
+    document: str
+    horizon: str | None
+    horizons: list[str]
+    variant: str | None
+    variants: dict[str, str]
+
+
+class IndicatorsOut(Out):
+    park: str
+    year: int
+    framework: FrameworkOut
+    period_start: date
+    period_through: date
+    completeness: float = Field(description="measured share of the period (energy-weighted over boundary meters)")
+    energy_tce: float
+    co2_t: float
+    results: list[IndicatorOut]
+
+
+# -- activity data -----------------------------------------------------------------------
+class ActivityIn(BaseModel):
+    """A park's entered activity data for one year: the fields of the core's Activity model
+    that meters do not measure. Validated by accounting.activity (docs/activity-data.md)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "economy": {"industrial_value_added_wan_yuan": 125000},
+        "electricity": {"certificates_mwh": 1200},
+        "offsets": {"ccer_tco2": 300},
+        "waste": {"solid_generated_t": 5000, "solid_utilised_t": 4300},
+        "water": {"fresh_intake_m3": 200000, "reused_m3": 180000},
+    }})
+
+    variant: str | None = None
+    horizon: str | None = None
+    electricity: dict[str, Any] = Field({}, description="certificates_mwh (GEC and green-power trading), "
+                                        "certificates_sold_mwh, certificates_planned_mwh, export_factor; metered "
+                                        "flows (…_kwh) are replaced by the meters' figures")
+    fuels: dict[str, float] = Field({}, description="unmetered fuels, key <fuel>_<unit>; metered ones win")
+    feedstock: dict[str, float] = {}
+    bunker: dict[str, float] = {}
+    transformation: dict[str, Any] = {}
+    heat: dict[str, Any] = {}
+    process: list[dict[str, Any]] = Field([], description="production lines: product, output_t, factor_tco2_per_t, "
+                                          "factor_source")
+    offsets: dict[str, Any] = Field({}, description="ccer_tco2 (CCER cancelled; never deducted from E)")
+    economy: dict[str, Any] = Field({}, description="industrial_value_added_wan_yuan")
+    waste: dict[str, Any] = {}
+    water: dict[str, Any] = {}
+    capacity: dict[str, Any] = {}
+    enterprises_total: int | None = None
+    enterprises_on_platform: int | None = None
+    indicators: dict[str, float | bool] = Field({}, description="reported values of indicators by id")
+    factors: dict[str, dict[str, Any]] = {}
+
+
+class ActivityOut(Out):
+    park: str
+    year: int
+    version: int = Field(description="0 when nothing was entered yet")
+    updated_at: datetime | None
+    updated_by: str | None
+    data: dict[str, Any]
+
+
+class Change(Out):
+    path: str
+    before: Any = None
+    after: Any = None
+
+
+class AuditOut(Out):
+    id: int
+    at: datetime
+    actor: str
+    park: str
+    action: str
+    target: str
+    changes: list[Change]
+
+
+class AuditPage(Out):
+    items: list[AuditOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for older entries; null at the end")
+
+
+# -- sync ---------------------------------------------------------------------------------
+class IntervalOut(Out):
+    meter: str
+    quantity: str
+    unit: str
+    start: datetime
+    end: datetime
+    local_day: date
+    amount: float
+    completeness: float
+    estimated: bool
+    flags: list[str]
+    updated_at: datetime
+
+
+class IntervalPage(Out):
+    park: str
+    items: list[IntervalOut]
+    next_cursor: str = Field(description="pass back as `cursor`; also when has_more is false (poll again later)")
+    has_more: bool
+
+
+class IndicatorSync(Out):
+    framework: str
+    year: int
+    result: IndicatorOut
+    updated_at: datetime
+
+
+class IndicatorPage(Out):
+    park: str
+    items: list[IndicatorSync]
+    next_cursor: str
+    has_more: bool
+
+
+# -- dead letters, session --------------------------------------------------------------
 class DeadLetterOut(Out):
     id: int
     received_at: datetime
@@ -107,3 +323,16 @@ class DeadLetterOut(Out):
     gateway: str | None
     reason: str
     payload: str
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(Out):
+    kind: Literal["key", "user", "demo"]
+    name: str
+    parks: list[str] | None = Field(description="null: every park")
+    scopes: list[str]

@@ -1,7 +1,16 @@
 """Polling: one task per bus, each meter on its own interval, health tracked per meter.
 
 Requests on one bus are serialised (RS-485 is half duplex, and TCP-to-RS-485 converters behave
-the same); buses poll concurrently, so a dead meter costs only its own timeout on its own bus.
+the same); buses poll concurrently. A meter that does not answer therefore costs its bus
+`timeout_s × (retries + 1)` per attempt, during which the other meters of that bus wait; it
+costs other buses nothing. To keep that cost small, a meter that keeps failing is polled less
+often: after `BACKOFF_AFTER` consecutive failures its interval doubles with every further failure,
+up to `BACKOFF_MAX_S` (or its own interval, if that is longer). The first answer puts it back on
+its configured interval.
+
+Each meter's schedule keeps its cadence: the next poll is due one interval after the previous
+*due* time, not after the poll finished, so a delay on the bus does not shift later readings; a
+poll that is more than a whole interval late is skipped rather than made up in a burst.
 """
 
 import asyncio
@@ -19,13 +28,16 @@ from gateway.modbus import BusClient, MeterUnavailable
 
 log = logging.getLogger(__name__)
 
+BACKOFF_AFTER = 3  # consecutive failures before a meter is polled less often
+BACKOFF_MAX_S = 300.0  # longest interval between attempts at a failing meter
+
 
 @dataclass
 class MeterHealth:
     meter: str
     state: str = "unknown"  # ok | failing | unknown
     last_success: datetime | None = None
-    errors: int = 0
+    errors: int = 0  # consecutive failed polls; 0 once the meter answers again
     latency_ms: float | None = None
     error: str | None = None
 
@@ -38,17 +50,27 @@ class MeterHealth:
         }
 
 
+def retry_interval_s(interval_s: float, failures: int, max_s: float = BACKOFF_MAX_S) -> float:
+    """Seconds until the next attempt at a meter after `failures` consecutive failures."""
+    if failures < BACKOFF_AFTER:
+        return interval_s
+    return min(interval_s * 2.0 ** (failures - BACKOFF_AFTER + 1), max(interval_s, max_s))
+
+
 class BusPoller:
     """Polls the meters of one bus forever, handing each reading to `emit`."""
 
     def __init__(self, client: BusClient, meters: list[Meter], clock: Callable[[], datetime],
-                 emit: Callable[[dict], Awaitable[None]], on_health: Callable[[MeterHealth], None]) -> None:
+                 emit: Callable[[dict], Awaitable[None]], on_health: Callable[[MeterHealth], None],
+                 backoff_max_s: float = BACKOFF_MAX_S) -> None:
         self.client = client
         self.meters = meters
         self.clock = clock
         self.emit = emit
         self.on_health = on_health
+        self.backoff_max_s = backoff_max_s
         self.health = {m.id: MeterHealth(m.id) for m in meters}
+        self.attempts = {m.id: 0 for m in meters}  # polls tried, for tests and the benchmark
         self._plans = {}
         for m in meters:
             p = profiles.load(m.profile)
@@ -65,15 +87,21 @@ class BusPoller:
             if delay > 0:
                 await asyncio.sleep(delay)
             meter = by_id[meter_id]
-            await self.poll(meter)
-            # keep the cadence: next slot after now, never a burst of catch-up polls
-            due[meter_id] += meter.poll_interval_s
-            if due[meter_id] < loop.time():
-                due[meter_id] = loop.time() + meter.poll_interval_s
+            ok = await self.poll(meter)
+            failures = self.health[meter_id].errors
+            if ok or failures < BACKOFF_AFTER:
+                # keep the cadence: next slot after now, never a burst of catch-up polls
+                due[meter_id] += meter.poll_interval_s
+                if due[meter_id] < loop.time():
+                    due[meter_id] = loop.time() + meter.poll_interval_s
+            else:
+                due[meter_id] = loop.time() + retry_interval_s(meter.poll_interval_s, failures, self.backoff_max_s)
 
-    async def poll(self, meter: Meter) -> None:
+    async def poll(self, meter: Meter) -> bool:
+        """Read one meter once; True when a reading was taken."""
         profile, blocks, wanted = self._plans[meter.id]
         health = self.health[meter.id]
+        self.attempts[meter.id] += 1
         started = time.perf_counter()
         try:
             registers = await self.client.read(meter.modbus.unit, blocks)
@@ -84,16 +112,22 @@ class BusPoller:
             health.error = str(exc)
             if health.state != "failing":
                 health.state = "failing"
-                log.warning("meter %s failing: %s", meter.id, exc)
+                log.warning("meter %s (bus %s, unit %d) failing: %s; after %d failures it is polled less "
+                            "often, at most every %g s, until it answers", meter.id, self.client.bus.id,
+                            meter.modbus.unit, exc, BACKOFF_AFTER, max(meter.poll_interval_s, self.backoff_max_s))
                 self.on_health(health)
-            return
+            return False
         health.latency_ms = (time.perf_counter() - started) * 1000
         health.last_success = taken
         health.error = None
         if health.state != "ok":
             if health.state == "failing":
-                log.info("meter %s recovered after %d error(s)", meter.id, health.errors)
+                log.info("meter %s recovered after %d failed poll(s)", meter.id, health.errors)
+            else:
+                log.debug("meter %s answers (bus %s, unit %d)", meter.id, self.client.bus.id, meter.modbus.unit)
             health.state = "ok"
+            health.errors = 0
             self.on_health(health)
         if values:
             await self.emit({"meter": meter.id, "ts": utc_text(taken), "values": values})
+        return True

@@ -3,7 +3,8 @@
 A batch is deleted from the spool only after the broker's PUBACK, so a broker outage, a network
 cut or a gateway crash at any point leaves the batch in the spool to be sent again; duplicates
 from such a replay carry the same (gateway, seq) and are recognisable downstream. The gateway's
-status topic is retained: `online` on connect, `offline` as the last will.
+status topic is retained: `online` on connect (again when a backlog has been sent or the spool
+dropped readings, so `spooled` and `dropped` stay current), `offline` as the last will.
 """
 
 import asyncio
@@ -14,10 +15,12 @@ import os
 import aiomqtt
 
 from accounting import contract
-from accounting.config import Credentials, Gateway, Mqtt
+from accounting.config import ConfigError, Credentials, Gateway, Mqtt
 from gateway.spool import Spool
 
 log = logging.getLogger(__name__)
+
+RECONNECT_MAX_S = 30.0
 
 
 def password_of(creds: Credentials) -> str | None:
@@ -26,16 +29,19 @@ def password_of(creds: Credentials) -> str | None:
         return None
     value = os.environ.get(creds.password_env)
     if value is None:
-        raise RuntimeError(f"environment variable {creds.password_env} (mqtt.password_env) is not set")
+        raise ConfigError(f"environment variable {creds.password_env} (mqtt.password_env) is not set")
     return value
 
 
 class Publisher:
-    def __init__(self, gateway: Gateway, mqtt: Mqtt, spool: Spool, clock) -> None:
+    def __init__(self, gateway: Gateway, mqtt: Mqtt, spool: Spool, clock,
+                 reconnect_max_s: float = RECONNECT_MAX_S) -> None:
         self.gateway = gateway
         self.mqtt = mqtt
         self.spool = spool
         self.clock = clock
+        self.reconnect_max_s = reconnect_max_s
+        self._password = password_of(gateway.mqtt)  # a missing variable stops the start-up
         prefix = mqtt.topic_prefix
         self.readings_topic = contract.readings_topic(prefix, gateway.park, gateway.id)
         self.status_topic = contract.status_topic(prefix, gateway.park, gateway.id)
@@ -44,6 +50,8 @@ class Publisher:
         self.health: dict[str, dict] = {}
         self._health_dirty = asyncio.Event()
         self.connected = False
+        self._broker_state: str | None = None  # "up" | "down", for one log line per change
+        self._status_sent: tuple[int, int] | None = None  # (spooled, dropped) last published
 
     def _status(self, state: str) -> bytes:
         return json.dumps({"v": contract.VERSION, "park": self.gateway.park, "gateway": self.gateway.id,
@@ -57,7 +65,7 @@ class Publisher:
                                         keyfile=self.mqtt.tls.key_file)
         return aiomqtt.Client(
             self.mqtt.host, self.mqtt.port,
-            username=self.gateway.mqtt.username, password=password_of(self.gateway.mqtt),
+            username=self.gateway.mqtt.username, password=self._password,
             identifier=f"lingtan-gw-{self.gateway.id}",
             protocol=aiomqtt.ProtocolVersion.V5 if self.mqtt.protocol == "5" else aiomqtt.ProtocolVersion.V311,
             will=aiomqtt.Will(self.status_topic, self._status("offline"), qos=1, retain=True),
@@ -71,23 +79,32 @@ class Publisher:
     async def run(self) -> None:
         """Connect, drain, and on any broker trouble wait and reconnect; forever."""
         delay = 1.0
+        where = f"{self.mqtt.host}:{self.mqtt.port}{' (TLS)' if self.mqtt.tls else ''}"
         while True:
             try:
                 async with self._client() as client:
                     self.connected = True
-                    log.info("connected to broker %s:%d; %d reading(s) spooled",
-                             self.mqtt.host, self.mqtt.port, len(self.spool))
+                    self._broker_state = "up"
+                    log.info("connected to broker %s as %s; %d reading(s) spooled", where,
+                             self.gateway.mqtt.username or "anonymous", len(self.spool))
                     delay = 1.0
-                    await client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+                    await self._publish_status(client)
                     await self._drain(client)
             except aiomqtt.MqttError as exc:
-                if self.connected:
-                    log.warning("broker connection lost (%s); spooling until it is back", exc)
+                if self._broker_state != "down":
+                    what = "connection to broker lost" if self.connected else "broker unreachable"
+                    log.warning("%s %s (%s); spooling readings until it is back", what, where, exc)
+                    self._broker_state = "down"
                 else:
-                    log.debug("broker still unreachable: %s", exc)
+                    log.debug("broker %s still unreachable: %s", where, exc)
                 self.connected = False
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, self.reconnect_max_s)
+
+    async def _publish_status(self, client: aiomqtt.Client) -> None:
+        spooled, dropped = len(self.spool), self.spool.dropped
+        await client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+        self._status_sent = (spooled, dropped)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
@@ -98,6 +115,9 @@ class Publisher:
                 await client.publish(self.health_topic, json.dumps(payload).encode(), qos=1, retain=True)
             batch = self.spool.peek(self.gateway.publish_batch)
             if not batch:
+                if self._status_sent != (0, self.spool.dropped):
+                    await self._publish_status(client)  # backlog sent, or readings were dropped
+                    continue
                 self.wakeup.clear()
                 waiters = [asyncio.create_task(self.wakeup.wait()), asyncio.create_task(self._health_dirty.wait())]
                 done, pending = await asyncio.wait(waiters, timeout=5, return_when=asyncio.FIRST_COMPLETED)

@@ -1,4 +1,12 @@
-"""The gateway process: pollers per bus feeding the spool, a publisher draining it."""
+"""The gateway process: pollers per bus feeding the spool, a publisher draining it.
+
+Readings from all buses go to the spool through one writer task that commits whatever has
+arrived in the last `COMMIT_WINDOW_S` in a single transaction (group commit): at most 20 fsyncs
+a second however many meters there are, instead of one per reading. An fsync blocks the event
+loop (SQLite is synchronous), and on the SD cards and eMMC of switch-room boxes it takes
+milliseconds. A reading is on disk within 50 ms of being taken; a crash (kill -9, power cut)
+can lose only the readings of the last 50 ms, as it would have had it struck a moment earlier.
+"""
 
 import asyncio
 import logging
@@ -13,6 +21,8 @@ from gateway.spool import Spool
 
 log = logging.getLogger(__name__)
 
+COMMIT_WINDOW_S = 0.05
+
 
 class GatewayService:
     def __init__(self, config: Config, gateway_id: str,
@@ -22,24 +32,44 @@ class GatewayService:
         self.spool = Spool(spool_path or self.gateway.spool.path, self.gateway.spool.max_mb,
                            self.gateway.spool.max_age_days)
         self.publisher = Publisher(self.gateway, config.mqtt, self.spool, clock)
-        self.pollers = []
+        self.pollers: list[BusPoller] = []
+        self._pending: list[dict] = []
+        self._arrived = asyncio.Event()
         for bus in self.gateway.buses:
             meters = [m for m in park.meters if m.gateway == gateway_id and m.modbus.bus == bus.id]
             if meters:
                 self.pollers.append(BusPoller(BusClient(bus), meters, clock, self._emit, self._health))
 
     async def _emit(self, reading: dict) -> None:
-        self.spool.append([reading])
-        self.publisher.wakeup.set()
+        self._pending.append(reading)
+        self._arrived.set()
+
+    def _flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.spool.append(batch)
+            self.publisher.wakeup.set()
+
+    async def _write_spool(self) -> None:
+        try:
+            while True:
+                await self._arrived.wait()
+                await asyncio.sleep(COMMIT_WINDOW_S)  # let the other buses' readings join this commit
+                self._arrived.clear()
+                self._flush()
+        finally:
+            self._flush()  # on a clean stop, nothing taken is left in memory
 
     def _health(self, health: MeterHealth) -> None:
         self.publisher.report_health(health.as_contract())
 
     async def run(self) -> None:
-        log.info("gateway %s: %d bus(es), %d reading(s) waiting in spool %s", self.gateway.id,
-                 len(self.pollers), len(self.spool), self.spool.path)
+        meters = sum(len(p.meters) for p in self.pollers)
+        log.info("gateway %s: %d meter(s) on %d bus(es); %d reading(s) waiting in spool %s (%d dropped so far)",
+                 self.gateway.id, meters, len(self.pollers), len(self.spool), self.spool.path, self.spool.dropped)
         try:
             async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._write_spool())
                 tg.create_task(self.publisher.run())
                 for p in self.pollers:
                     tg.create_task(p.run())

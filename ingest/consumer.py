@@ -1,21 +1,26 @@
-"""The ingest worker: a persistent MQTT v5 session, manual acknowledgement after durable writes.
+"""The ingest worker: a persistent MQTT session, manual acknowledgement after durable writes.
 
 paho delivers QoS 1 messages into a pending list; every flush validates them against the wire
-contract and the park config, writes the good readings to the time-series store and the bad
-messages to the dead-letter table, and only then acknowledges every message of the flush. If the
-store is down nothing is acknowledged: the broker keeps the messages in the session (bounded by
-its in-flight window) and delivers them again, and writes are idempotent (same meter and
-timestamp overwrite), so every reading lands exactly once in the stored data.
+contract and the park config, writes the good readings to the time-series store, commits dead
+letters, newest readings and dirty days to the platform database, and only then acknowledges every
+message of the flush. If the store is down nothing is acknowledged: the broker keeps the messages
+in the session and stops sending once our Receive Maximum of unacknowledged messages is reached,
+so memory stays bounded; it delivers them again on a new connection, and writes are idempotent
+(same meter and timestamp overwrite), so every reading lands exactly once in the stored data.
+
+One thread runs paho's loop, validates and acknowledges, so paho is never touched from two
+threads; one writer thread writes the previous batch meanwhile (at most one batch in flight).
 """
 
-import json
+import hashlib
 import logging
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -23,138 +28,145 @@ from paho.mqtt.properties import Properties
 
 from accounting import contract
 from accounting.config import Config
-from api.db import sessions, upsert
-from api.models import DeadLetter, Dirty, Latest
 from gateway.publisher import password_of
-from ingest.rows import Row, SinkUnavailable
+from ingest.ledger import Ledger
+from ingest.rows import Row, SinkRejected, SinkUnavailable
+from ingest.validation import Rejected, Validator
+
+__all__ = ["Ingest", "Rejected"]
 
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our subscription and unacked messages this long
-
-
-class Rejected(ValueError):
-    """A message that is not accepted; the text says why."""
+RECEIVE_MAXIMUM = 1000  # unacknowledged messages the broker may have outstanding to one worker (v5)
+FLUSH_BYTES = 2 << 20  # flush once this much payload is pending...
+FLUSH_EVERY_S = 0.2  # ...or this long after the previous flush
 
 
 class Ingest:
+    """One worker: one MQTT connection (member of the shared-subscription group), one sink."""
+
     def __init__(self, config: Config, sink, engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  client_id: str | None = None) -> None:
         self.config = config
         self.sink = sink
-        self.sessions = sessions(engine)
         self.clock = clock
         self.client_id = client_id or config.ingest.client_id
-        self.meters = {(p.id, m.id): m for p in config.parks for m in p.meters}
-        self.gateways = {g.id: g for g in config.gateways}
-        self.zones = {p.id: p.zone for p in config.parks}
-        self.pending: list[mqtt.MQTTMessage] = []
-        self.stats: Counter[str] = Counter()
-        self.lag_s = 0.0
+        self.validator = Validator(config)
+        self.ledger = Ledger(config, engine)
+        # (connection generation, message): packet ids are only meaningful on their own connection
+        self.pending: list[tuple[int, mqtt.MQTTMessage]] = []
+        self.pending_bytes = 0
+        self.generation = 0
+        self.stats: Counter[str] = Counter()  # read by ingest.metrics at scrape time
+        self.rejected_by_kind: Counter[str] = Counter()
+        self.lag_s = 0.0  # flush time minus measurement time of the newest reading written
+        self.store_down_since: float | None = None  # monotonic
         self.stop = threading.Event()
         self.connected = threading.Event()
+        self._recent_dead: OrderedDict[bytes, None] = OrderedDict()  # digests, to skip redelivered ones
 
-    # -- validation ----------------------------------------------------------------------
     def parse(self, topic: str, payload: bytes) -> list[Row]:
         """Rows of a readings message, or Rejected naming what is wrong."""
-        if len(payload) > self.config.ingest.max_payload_bytes:
-            raise Rejected(f"payload of {len(payload)} bytes exceeds ingest.max_payload_bytes "
-                           f"({self.config.ingest.max_payload_bytes})")
-        try:
-            message = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Rejected(f"payload is not JSON: {exc}") from None
-        try:
-            contract.validate_readings(message)
-        except contract.ContractError as exc:
-            raise Rejected(f"contract v{contract.VERSION}: {exc}") from None
-        park, gateway = message["park"], message["gateway"]
-        parts = topic.split("/")
-        if len(parts) != 5 or parts[2] != park or parts[3] != gateway:
-            raise Rejected(f"topic {topic!r} does not match park {park!r} / gateway {gateway!r} of the payload")
-        gw = self.gateways.get(gateway)
-        if gw is None or gw.park != park:
-            raise Rejected(f"gateway {gateway!r} is not configured for park {park!r}")
-        rows = []
-        for i, r in enumerate(message["readings"]):
-            meter = self.meters.get((park, r["meter"]))
-            if meter is None or meter.gateway != gateway:
-                raise Rejected(f"readings[{i}].meter = {r['meter']!r}: not a meter of gateway {gateway!r} "
-                               f"in park {park!r}")
-            ts = contract.parse_utc(r["ts"])
-            rows.append(Row(park, r["meter"], int(ts.timestamp() * 1000), gateway, r["seq"], r["values"]))
-        return rows
+        return self.validator.parse(topic, payload)
 
     # -- flushing ------------------------------------------------------------------------
+    # A flush has three steps: _take (loop thread: take the pending messages and validate them),
+    # _settle (write rows, then dead letters / latest / dirty days; in run() on the writer thread,
+    # so the next batch is received and validated meanwhile) and _settled (loop thread:
+    # acknowledge, or put the messages back when the store is down).
     def flush(self, client: mqtt.Client | None = None) -> bool:
         """Write and acknowledge everything pending; False (nothing acknowledged) if the store is down."""
         if not self.pending:
             return True
-        batch = self.pending
-        rows: list[Row] = []
-        dead: list[dict] = []
-        now = self.clock()
-        for msg in batch:
-            try:
-                rows.extend(self.parse(msg.topic, msg.payload))
-            except Rejected as exc:
-                parts = msg.topic.split("/")
-                dead.append({"received_at": now, "topic": msg.topic[:512], "reason": str(exc)[:2000],
-                             "park": parts[2][:64] if len(parts) > 2 else None,
-                             "gateway": parts[3][:64] if len(parts) > 3 else None,
-                             "payload": msg.payload[:65536].decode("utf-8", "replace")})
+        batch = self._take()
         try:
-            if rows:
-                self.sink.write(rows)
-            self._record(rows, dead)
+            rows = self._settle(batch)
         except SinkUnavailable as exc:
+            return self._settled(batch, None, exc, client)
+        return self._settled(batch, rows, None, client)
+
+    def _take(self) -> "_Batch":
+        batch = _Batch(self.pending, self.pending_bytes, self.clock())
+        self.pending, self.pending_bytes = [], 0
+        for _gen, msg in batch.messages:
+            try:
+                batch.parsed.append((msg, self.parse(msg.topic, msg.payload)))
+            except Rejected as exc:
+                self._dead_letter(batch.dead, msg, str(exc), exc.kind, batch.now)
+        return batch
+
+    def _settle(self, batch: "_Batch") -> list[Row]:
+        """Durably write one batch (SinkUnavailable if a store fails); touches only sink and ledger."""
+        rows = self._write(batch.parsed, batch.dead, batch.now)
+        self.ledger.commit(rows, [d for d, _ in batch.dead], uuid.uuid4().hex)
+        return rows
+
+    def _settled(self, batch: "_Batch", rows: list[Row] | None, exc: Exception | None,
+                 client: mqtt.Client | None) -> bool:
+        if exc is not None:
+            # messages of a connection that has gone since are redelivered by the broker anyway
+            keep = [(g, m) for g, m in batch.messages if g == self.generation]
+            self.pending = keep + self.pending
+            self.pending_bytes += sum(len(m.payload) for _, m in keep)
             self.stats["sink_errors"] += 1
-            if self.stats["sink_errors"] == 1 or self.stats["sink_errors"] % 100 == 0:
-                log.warning("store unavailable, holding %d message(s) unacknowledged: %s", len(batch), exc)
+            if self.store_down_since is None:
+                self.store_down_since = time.monotonic()
+                log.warning("store unavailable, holding %d message(s) unacknowledged: %s", len(keep), exc)
             return False
-        if self.stats["sink_errors"]:
-            log.info("store is back; writing resumed")
-            self.stats["sink_errors"] = 0
+        if self.store_down_since is not None:
+            log.info("store is back after %.1f s; writing resumed", time.monotonic() - self.store_down_since)
+            self.store_down_since = None
         if client is not None:
-            for msg in batch:
+            for gen, msg in batch.messages:
+                if gen != self.generation:
+                    break  # the connection they came on is gone; the broker redelivers them
                 client.ack(msg.mid, msg.qos)
-        self.pending = []
-        self.stats["received"] += len(batch)
-        self.stats["written"] += len(rows)
-        self.stats["rejected"] += len(dead)
+                self.stats["acked"] += 1
+        for letter, (kind, digest) in batch.dead:
+            self.rejected_by_kind[kind] += 1
+            self._recent_dead[digest] = None
+            log.warning("rejected message on %s: %s", letter["topic"], letter["reason"])
+        while len(self._recent_dead) > 10_000:
+            self._recent_dead.popitem(last=False)
         if rows:
-            self.lag_s = (now.timestamp() * 1000 - max(r.ts_ms for r in rows)) / 1000
-        for d in dead:
-            log.warning("rejected message on %s: %s", d["topic"], d["reason"])
+            self.lag_s = (batch.now.timestamp() * 1000 - max(r.ts_ms for r in rows)) / 1000
+        self.stats["received_bytes"] += batch.bytes
+        self.stats["written"] += len(rows)
+        self.stats["rejected"] += len(batch.dead)
+        self.stats["flushes"] += 1
+        self.stats["received"] += len(batch.messages)  # last: tests and probes wait on it
         return True
 
-    def _record(self, rows: list[Row], dead: list[dict]) -> None:
-        """Dead letters, newest reading per meter, and which local days need accounting."""
-        latest: dict[tuple[str, str], Row] = {}
-        dirty = set()
-        for r in rows:
-            key = (r.park, r.meter)
-            if key not in latest or r.ts_ms > latest[key].ts_ms:
-                latest[key] = r
-            ts = datetime.fromtimestamp(r.ts_ms / 1000, UTC)
-            day = ts.astimezone(self.zones[r.park]).date()
-            dirty.add((r.park, r.meter, day))
-            dirty.add((r.park, r.meter, day - timedelta(days=1)))  # energy across midnight
+    def _write(self, parsed, dead: list, now: datetime) -> list[Row]:
+        """Write all rows at once; if the store refuses the batch, message by message, so one
+        message it cannot take is dead-lettered instead of blocking every other one."""
+        rows = [r for _msg, rs in parsed for r in rs]
+        if not rows:
+            return rows
         try:
-            with self.sessions.begin() as s:
-                if dead:
-                    s.add_all(DeadLetter(**d) for d in dead)
-                token = uuid.uuid4().hex
-                upsert(s, Dirty, [{"park": p, "meter": m, "day": d, "token": token} for p, m, d in dirty], ["token"])
-                for (park, meter), r in latest.items():
-                    current = s.get(Latest, (park, meter))
-                    ts = datetime.fromtimestamp(r.ts_ms / 1000, UTC)
-                    if current is None:
-                        s.add(Latest(park=park, meter=meter, ts=ts, gateway=r.gateway, values=r.values))
-                    elif _aware(current.ts) <= ts:
-                        current.ts, current.gateway, current.values = ts, r.gateway, r.values
-        except Exception as exc:  # the platform database is part of "durably written"
-            raise SinkUnavailable(f"platform database: {exc}") from exc
+            self.sink.write(rows)
+            return rows
+        except SinkRejected as exc:
+            log.warning("store refused a batch of %d readings (%s); writing message by message", len(rows), exc)
+        written = []
+        for msg, rs in parsed:
+            try:
+                self.sink.write(rs)
+                written.extend(rs)
+            except SinkRejected as exc:
+                self._dead_letter(dead, msg, f"the time-series store refused it: {exc}", "store", now)
+        return written
+
+    def _dead_letter(self, dead: list, msg: mqtt.MQTTMessage, reason: str, kind: str, now: datetime) -> None:
+        digest = hashlib.blake2b(msg.topic.encode() + b"\0" + msg.payload, digest_size=16).digest()
+        if msg.dup and digest in self._recent_dead:
+            return  # recorded already; its acknowledgement was lost with the connection
+        parts = msg.topic.split("/")
+        dead.append(({"received_at": now, "topic": msg.topic[:512], "reason": reason[:2000],
+                      "park": parts[2][:64] if len(parts) > 2 else None,
+                      "gateway": parts[3][:64] if len(parts) > 3 else None,
+                      "payload": msg.payload[:65536].decode("utf-8", "replace")}, (kind, digest)))
 
     # -- MQTT ----------------------------------------------------------------------------
     def _client(self) -> mqtt.Client:
@@ -172,35 +184,45 @@ class Ingest:
         if self.config.ingest.shared_group:
             topic = f"$share/{self.config.ingest.shared_group}/{topic}"
 
-        def on_connect(c, _u, _flags, reason, _props):
+        def on_connect(c, _u, flags, reason, _props):
             if reason.is_failure:
                 log.warning("broker refused ingest connection: %s", reason)
                 return
+            self.generation += 1
+            self.stats["connects"] += 1
             c.subscribe(topic, qos=1)
             self.connected.set()
-            log.info("ingest %s subscribed to %s", self.client_id, topic)
+            log.info("ingest %s subscribed to %s (session present: %s)", self.client_id, topic,
+                     flags.session_present)
 
         def on_disconnect(_c, _u, _flags, reason, _props):
             self.connected.clear()
             # unacknowledged messages of the lost connection are redelivered on the resumed
-            # session; their old packet ids must not be acknowledged on the new connection
+            # session; their packet ids must never be acknowledged on the new connection
+            self.generation += 1
             self.pending.clear()
+            self.pending_bytes = 0
             if not self.stop.is_set():
-                log.warning("ingest lost the broker (%s); paho reconnects", reason)
+                log.warning("ingest %s lost the broker (%s); reconnecting", self.client_id, reason)
+
+        def on_message(_c, _u, msg):
+            self.pending.append((self.generation, msg))
+            self.pending_bytes += len(msg.payload)
+            if msg.dup:
+                self.stats["redelivered"] += 1
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
-        client.on_message = lambda _c, _u, msg: self.pending.append(msg)
-        client.reconnect_delay_set(1, 30)
+        client.on_message = on_message
         return client
 
-    def run(self, flush_every_s: float = 0.2, batch: int = 2000) -> None:
+    def run(self, flush_every_s: float = FLUSH_EVERY_S, flush_bytes: int = FLUSH_BYTES) -> None:
         """Consume until `stop` is set. One thread: paho's loop and our flushes interleave."""
         client = self._client()
         if self.config.mqtt.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY_S
-            props.ReceiveMaximum = 1000  # bounds the unacknowledged messages we hold in memory
+            props.ReceiveMaximum = RECEIVE_MAXIMUM  # bounds the unacknowledged messages we hold
             client.connect_async(self.config.mqtt.host, self.config.mqtt.port,
                                  keepalive=self.config.mqtt.keepalive_s, clean_start=False, properties=props)
         else:
@@ -208,6 +230,8 @@ class Ingest:
         last_flush = time.monotonic()
         retry_at = reconnect_at = 0.0
         delay = 1.0
+        writer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.client_id}-writer")
+        inflight: tuple[_Batch, Future] | None = None  # at most one batch is being written
         try:
             while not self.stop.is_set():
                 now = time.monotonic()
@@ -217,25 +241,50 @@ class Ingest:
                         reconnect_at = now + 5.0  # time for CONNACK before trying again
                         delay = 1.0
                     except OSError as exc:
-                        log.warning("broker %s:%d unreachable: %s", self.config.mqtt.host, self.config.mqtt.port, exc)
-                        reconnect_at, delay = now + delay, min(delay * 2, 30.0)
+                        if delay == 1.0:
+                            log.warning("broker %s:%d unreachable: %s", self.config.mqtt.host,
+                                        self.config.mqtt.port, exc)
+                        reconnect_at, delay = now + delay, min(delay * 2, 10.0)
                         self.stop.wait(0.05)
                         continue
-                client.loop(timeout=0.05)
+                client.loop(timeout=0.005 if inflight or self.pending else 0.05)
                 now = time.monotonic()
-                due = len(self.pending) >= batch or (self.pending and now - last_flush >= flush_every_s)
-                if due and now >= retry_at:
-                    if self.flush(client):
-                        retry_at = 0.0
-                    else:
-                        retry_at = now + 1.0  # keep the MQTT session alive while the store recovers
+                if inflight is not None and inflight[1].done():
+                    if not self._finish(inflight, client):
+                        retry_at = now + 1.0  # the session stays alive meanwhile
+                    inflight = None
+                due = self.pending_bytes >= flush_bytes or (self.pending and now - last_flush >= flush_every_s)
+                if inflight is None and due and now >= retry_at:
+                    batch = self._take()
+                    inflight = (batch, writer.submit(self._settle, batch))
                     last_flush = now
         finally:
+            if inflight is not None:
+                wait([inflight[1]])
+                self._finish(inflight, client)
+            writer.shutdown()
             if client.is_connected():
-                self.flush(client)
+                self.flush(client)  # what is written is acknowledged; the rest is redelivered
             client.disconnect()
             client.loop(timeout=0.5)
 
+    def _finish(self, inflight: "tuple[_Batch, Future]", client: mqtt.Client) -> bool:
+        batch, future = inflight
+        exc = future.exception()
+        if exc is not None and not isinstance(exc, SinkUnavailable):
+            log.error("writing a batch failed unexpectedly; it will be retried", exc_info=exc)
+            exc = SinkUnavailable(f"unexpected {type(exc).__name__}: {exc}")
+        return self._settled(batch, None if exc else future.result(), exc, client)
 
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+class _Batch:
+    """Messages taken from `pending` for one flush, and what validating them gave."""
+
+    __slots__ = ("messages", "bytes", "now", "parsed", "dead")
+
+    def __init__(self, messages: list, size: int, now: datetime) -> None:
+        self.messages = messages  # [(connection generation, MQTTMessage)]
+        self.bytes = size
+        self.now = now
+        self.parsed: list[tuple[mqtt.MQTTMessage, list[Row]]] = []
+        self.dead: list[tuple[dict, tuple[str, bytes]]] = []  # (dead letter row, (kind, digest))

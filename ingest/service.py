@@ -1,6 +1,7 @@
 """The ingest process: one worker thread per configured worker, sharing one subscription group."""
 
 import logging
+import os
 
 from accounting.config import Config
 from api.db import make_engine
@@ -12,3 +13,14 @@ log = logging.getLogger(__name__)
 
 def make_ingest(config: Config, client_id: str | None = None) -> Ingest:
     return Ingest(config, open_sink(config.ingest.sink), make_engine(config.store.url), client_id=client_id)
+
+
+def start_metrics(config: Config, workers: list[Ingest]):
+    """Serve /metrics for these workers if `ingest.metrics_port` is set; returns the server or None."""
+    port = config.ingest.metrics_port
+    if port is None:
+        return None
+    from ingest.metrics import serve_metrics
+    server, _thread = serve_metrics(workers, port, config.ingest.metrics_host)
+    log.info("ingest metrics on http://%s:%d/metrics (pid %d)", config.ingest.metrics_host, port, os.getpid())
+    return server

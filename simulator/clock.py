@@ -34,3 +34,27 @@ class SimClock:
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+class ManualClock:
+    """Simulated time that moves only when told to: for tests and batch runs (`speed` is 0)."""
+
+    speed = 0.0
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("clock start must be timezone-aware")
+        self.start = start
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, t: datetime) -> None:
+        if t < self._now:
+            raise ValueError(f"time runs forward: {t.isoformat()} is before {self._now.isoformat()}")
+        self._now = t
+
+    def advance(self, seconds: float) -> datetime:
+        self.set(self._now + timedelta(seconds=seconds))
+        return self._now

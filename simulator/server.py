@@ -1,84 +1,206 @@
-"""Every simulated meter as a Modbus device: one TCP server per gateway bus, unit ids per meter.
+"""Every simulated meter as a Modbus device: one server per gateway bus, unit ids per meter.
 
 Registers are filled on each request from the park model at the simulated instant, encoded with
-the same device profile the gateway decodes, so each register reads as the real device would.
-Addresses outside the profile's register map answer ILLEGAL ADDRESS, as a real meter does.
+the same device profile the gateway decodes, so each register reads as the real device would
+(integer counters wrap at the register's range). Addresses outside the profile's register map
+answer ILLEGAL ADDRESS, as a real meter does. A meter that is offline does not answer at all.
 """
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import partial
 
 from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import SimData, SimDevice
 from pymodbus.simulator.simutils import DataType
 
-from accounting.config import Bus, Config
+from accounting.config import Bus, Config, ConfigError
+from accounting.park import Meter
+from accounting.quantities import COUNTERS
 from gateway import profile as profiles
 from simulator.clock import SimClock
+from simulator.faults import Faults
 from simulator.model import ParkModel
+from simulator.scenario import Scenario, check_against, load_scenario
+from simulator.truth import PeriodTruth
 
 log = logging.getLogger(__name__)
 
+_INTEGER_TYPES = {"int16": (16, True), "uint16": (16, False), "int32": (32, True), "uint32": (32, False),
+                  "int64": (64, True), "uint64": (64, False)}
 
-@dataclass
-class Faults:
-    """Faults on demand, by meter id: 'offline' (no answer), 'exception', 'slow'."""
 
-    modes: dict[str, str] = field(default_factory=dict)
-    slow_s: float = 0.5
+def counter_wraps(profile: profiles.Profile) -> dict[str, float]:
+    """Counter quantities held in integer registers → the engineering value where they wrap."""
+    out = {}
+    for reg in profile.registers:
+        if reg.quantity in COUNTERS and reg.type in _INTEGER_TYPES and reg.sf_address is None:
+            bits, signed = _INTEGER_TYPES[reg.type]
+            out[reg.quantity] = (1 << (bits - 1 if signed else bits)) * abs(reg.scale)
+    return out
 
 
 class ParkServer:
     """All Modbus servers of the simulated parks in one process."""
 
-    def __init__(self, config: Config, clock: SimClock, seed: int | None = None) -> None:
+    def __init__(self, config: Config, clock: SimClock, seed: int | None = None,
+                 scenario: Scenario | str | None = None) -> None:
         self.config = config
         self.clock = clock
-        self.faults = Faults()
         seed = config.simulator.seed if seed is None else seed
-        self.models = {p.id: ParkModel(p, seed, clock.now()) for p in config.parks}
+        scenario = scenario if scenario is not None else config.simulator.scenario
+        if isinstance(scenario, str):
+            scenario = load_scenario(scenario)
+        self.scenario = scenario
+        target = self._scenario_park(scenario)
+        if scenario is not None:
+            check_against(scenario, config.park(target), f"scenario {scenario.name!r}")
+        start = clock.now()
+        self.models = {p.id: ParkModel(p, seed, start, scenario if p.id == target else None)
+                       for p in config.parks}
+        self._meters: dict[str, tuple[ParkModel, Meter]] = {}
+        for p in config.parks:
+            for m in p.meters:
+                self._meters[m.id] = (self.models[p.id], m)
+        self._profiles = {mid: profiles.load(m.profile) for mid, (_, m) in self._meters.items()}
+        self._wraps = {mid: counter_wraps(p) for mid, p in self._profiles.items()}
+        self._sf: dict[str, int] = {}
+        self._carried: dict[tuple[str, int, int, int], set[str]] = {}
+        self.faults = Faults(server=self, schedule=list(scenario.faults) if scenario else [])
+        self._schedule_counter_faults()
         self._servers: list = []
         self.served: dict[str, list[tuple]] | None = None  # set to {} to log what meters served
-        self._tasks: list[asyncio.Task] = []
+        self.requests = 0
 
+    def _scenario_park(self, scenario: Scenario | None) -> str | None:
+        if scenario is None:
+            return None
+        if scenario.park is not None:
+            if scenario.park not in {p.id for p in self.config.parks}:
+                raise ConfigError(f"scenario {scenario.name!r}: park = {scenario.park!r} is not in the config "
+                                  f"(parks: {', '.join(p.id for p in self.config.parks)})")
+            return scenario.park
+        if len(self.config.parks) != 1:
+            raise ConfigError(f"scenario {scenario.name!r}: the config has {len(self.config.parks)} parks; "
+                              "name one with the scenario's `park` key")
+        return self.config.parks[0].id
+
+    def _schedule_counter_faults(self) -> None:
+        for i, f in enumerate(self.faults.schedule):
+            if f.kind == "clock_skew":
+                self.faults.skew(f.gateway, f.seconds)
+            elif f.kind in ("reset", "rollover"):
+                model, _ = self._meters[f.meter]
+                try:
+                    value = 0.0 if f.kind == "reset" else self.wrap_of(f.meter, f.quantity) - f.before
+                except ValueError as exc:
+                    raise ConfigError(f"scenario {self.scenario.name!r}: faults[{i}]: {exc}") from exc
+                model.schedule_counter(f.at, f.meter, f.quantity if f.kind == "rollover" else None, value)
+
+    # -- the simulated meters -----------------------------------------------------------------
     def model_of(self, meter_id: str) -> ParkModel:
-        for model in self.models.values():
-            if meter_id in model.devices:
-                return model
-        raise KeyError(meter_id)
+        return self._meters[meter_id][0]
+
+    def wrap_of(self, meter_id: str, quantity: str) -> float:
+        """Engineering value at which the meter's register for `quantity` wraps to 0."""
+        wrap = self._wraps[meter_id].get(quantity)
+        if wrap is None:
+            raise ValueError(f"meter {meter_id!r}: profile {self._profiles[meter_id].name!r} holds {quantity!r} "
+                             "in no integer register, so it cannot roll over")
+        return wrap
 
     def values(self, meter_id: str) -> dict[str, float]:
-        """The meter's current display, advanced to the simulated now (ground truth)."""
+        """What the meter shows at the simulated now (integer counters wrapped as its registers)."""
         model = self.model_of(meter_id)
         model.advance(self.clock.now())
-        return model.values(meter_id)
+        values = model.values(meter_id)
+        for q, wrap in self._wraps[meter_id].items():
+            if q in values:
+                values[q] %= wrap
+        return values
 
+    def advance(self, t: datetime | None = None) -> None:
+        """Integrate every park up to t (default: the clock's now) — the batch mode."""
+        t = t or self.clock.now()
+        for model in self.models.values():
+            model.advance(t)
+
+    def truth(self, t0: datetime, t1: datetime, park_id: str | None = None) -> PeriodTruth:
+        """Ground truth of one park (default: the only one) for [t0, t1] (t1 ≤ the clock's now)."""
+        model = self.models[park_id] if park_id else next(iter(self.models.values()))
+        model.advance(self.clock.now())
+        return model.truth(t0, t1)
+
+    def set_counter(self, meter_id: str, quantity: str | None, value: float) -> None:
+        model = self.model_of(meter_id)
+        model.advance(self.clock.now())
+        model.set_counter(meter_id, quantity, value)
+
+    def gateway_clock(self, gateway_id: str) -> Callable[[], datetime]:
+        """The clock a gateway should run on: the simulated clock plus its fault skew."""
+        return lambda: self.clock.now() + timedelta(seconds=self.faults.skew_s.get(gateway_id, 0.0))
+
+    # -- Modbus ---------------------------------------------------------------------------------
     async def _action(self, meter_id: str, profile: profiles.Profile, fc: int, start: int,
                       address: int, count: int, registers: list[int], set_values) -> ExcCodes | None:
-        mode = self.faults.modes.get(meter_id)
-        if mode == "offline":
-            await asyncio.sleep(3600)
-        if mode == "exception":
-            return ExcCodes.DEVICE_FAILURE
-        if mode == "slow":
-            await asyncio.sleep(self.faults.slow_s)
+        self.requests += 1
+        now = self.clock.now()
+        fault = self.faults.mode(meter_id, now)
+        if fault is not None:
+            kind, arg = fault
+            if kind == "offline":
+                raise NoSuchIdException(f"meter {meter_id} is offline (simulated)")  # no answer at all
+            if kind == "exception":
+                return ExcCodes(arg) if arg in ExcCodes._value2member_map_ else ExcCodes.DEVICE_FAILURE
+            await asyncio.sleep(arg)
+            now = self.clock.now()
         if set_values is not None:
             return ExcCodes.ILLEGAL_FUNCTION  # meters are read-only here
         values = self.values(meter_id)
+        carried = self._carried.get((meter_id, fc, address, count))
+        if carried is None:
+            carried = self._carried[(meter_id, fc, address, count)] = {
+                r.quantity for r in profile.registers
+                if r.function == fc and address <= profile.pdu_address(r.address) < address + count}
+        garbage = False
+        for f in self.faults.take(meter_id, now, carried):
+            if f.kind == "garbage":
+                garbage = True
+            elif f.quantity in values:
+                values[f.quantity] *= f.factor
+        if garbage:
+            for i in range(count):
+                registers[address - start + i] = self.faults.rng.getrandbits(16)
+            return None
         if self.served is not None:
-            self.served.setdefault(meter_id, []).append((self.clock.now(), values))
-        raw = profiles.encode(profile, values)
+            self.served.setdefault(meter_id, []).append((now, values))
+        raw = profiles.encode(profile, values, self._scale_factor(meter_id, profile, values))
         for i in range(count):
             word = raw.get((fc, address + i))
             if word is not None:
                 registers[address - start + i] = word
         return None
 
-    def _device(self, meter) -> SimDevice:
-        profile = profiles.load(meter.profile)
+    def _scale_factor(self, meter_id: str, profile: profiles.Profile, values: dict[str, float]) -> int:
+        """SunSpec scale factor: the smallest power of ten (never lowered) at which every
+        SF-scaled value fits its register, as a device sized for its nameplate shows."""
+        sf = self._sf.get(meter_id, 0)
+        for reg in profile.registers:
+            if reg.sf_address is None or reg.type not in _INTEGER_TYPES or reg.quantity not in values:
+                continue
+            bits, signed = _INTEGER_TYPES[reg.type]
+            limit = (1 << (bits - 1 if signed else bits)) - 2  # the top values mean "not implemented"
+            while abs(values[reg.quantity] / reg.scale) / 10.0 ** sf >= limit and sf < 10:
+                sf += 1
+        self._sf[meter_id] = sf
+        return sf
+
+    def _device(self, meter: Meter) -> SimDevice:
+        profile = self._profiles[meter.id]
         blocks = {3: [], 4: []}
         for b in profiles.plan(profile):
             blocks[b.function].append(SimData(b.start, count=b.count, datatype=DataType.REGISTERS))
@@ -113,10 +235,10 @@ class ParkServer:
             port = self.config.simulator.serial_ports.get(f"{gw_id}/{bus.id}")
             if port is None:
                 raise ValueError(f"simulator.serial_ports has no entry '{gw_id}/{bus.id}' for RTU bus")
-            return ModbusSerialServer(devices, port=port, baudrate=bus.baudrate,
-                                      parity=bus.parity, stopbits=bus.stopbits)
+            return ModbusSerialServer(devices, port=port, baudrate=bus.baudrate, parity=bus.parity,
+                                      stopbits=bus.stopbits, ignore_missing_devices=True)
         framer = "rtu" if bus.transport == "rtu_over_tcp" else "socket"
-        return ModbusTcpServer(devices, framer=framer, address=(bus.host, bus.port))
+        return ModbusTcpServer(devices, framer=framer, address=(bus.host, bus.port), ignore_missing_devices=True)
 
     async def stop(self) -> None:
         for server in self._servers:

@@ -124,7 +124,11 @@ def test_skeleton_energy_equals_simulator_counters(tmp_path, mosquitto, influxdb
     rollup = Rollup(config, open_sink(config.ingest.sink), engine, clock=clock.now)
     assert rollup.run_once() > 0
 
-    client = TestClient(create_app(config, engine, clock=clock.now))
+    from api.auth import Scope, create_key
+    from api.db import sessions
+    with sessions(engine).begin() as s:  # the API needs a key (docs/api.md)
+        _, key = create_key(s, parks=None, scopes=[Scope.ADMIN], name="e2e", now=clock.now())
+    client = TestClient(create_app(config, engine, clock=clock.now), headers={"Authorization": f"Bearer {key}"})
     meters = {m["id"]: m for m in client.get("/api/v1/parks/e2e-park/meters").json()}
     for m in park.meters:
         served = sim.served[m.id]

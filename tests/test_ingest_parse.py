@@ -66,3 +66,66 @@ def test_oversized_payload(ingest):
                              "values": {"power_kw": 1.0}} for i in range(20000)])
     with pytest.raises(Rejected, match=r"exceeds ingest.max_payload_bytes \(1048576\)"):
         ingest.parse(TOPIC, big)
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda m: m["readings"][0].update(ts="2026-02-30T00:00:00Z"), "readings[0].ts = '2026-02-30T00:00:00Z': not a valid UTC time"),
+    (lambda m: m["readings"][0].update(ts="1999-12-31T23:59:59Z"), "it must lie between 2000-01-01 and 2199-12-31"),
+    (lambda m: m["readings"][0].update(seq=2**63), "readings[0].seq = 9223372036854775808: it must be at most"),
+    (lambda m: m["readings"][0]["values"].update(energy_import_kwh=True), "readings[0].values.energy_import_kwh"),
+])
+def test_values_the_stores_cannot_hold_are_rejected(ingest, mutate, needle):
+    msg = json.loads(payload())
+    mutate(msg)
+    with pytest.raises(Rejected) as err:
+        ingest.parse(TOPIC, json.dumps(msg).encode())
+    assert needle in str(err.value)
+
+
+def test_nan_and_infinity_are_not_json(ingest):
+    for text in (b"NaN", b"Infinity", b"-Infinity"):
+        body = payload().replace(b"10.5", text)
+        with pytest.raises(Rejected, match="not JSON"):
+            ingest.parse(TOPIC, body)
+
+
+def test_milliseconds_are_exact(ingest):
+    """2026-06-15T02:00:00.001Z is 1781488800001 ms, not a float rounded down to ...000."""
+    for frac, ms in ((".001", 1), (".057", 57), (".999999", 999), ("", 0), (".5", 500)):
+        body = payload(readings=[{"meter": "grid-main", "ts": f"2026-06-15T02:00:00{frac}Z", "seq": 1,
+                                  "values": {"energy_import_kwh": 1}}])
+        assert ingest.parse(TOPIC, body)[0].ts_ms == 1781488800000 + ms
+
+
+MUTATIONS = [
+    lambda m: m.update(v=1.0), lambda m: m.update(v=True), lambda m: m.update(sent_at="2026-06-15T02:00:00Z"),
+    lambda m: m.update(sent_at="2026-06-15T02:00:00Z\n"), lambda m: m.update(sent_at=5), lambda m: m.update(extra=1),
+    lambda m: m.update(readings=[]), lambda m: m.update(readings={}), lambda m: m.update(park=["x"]),
+    lambda m: m["readings"][0].update(ts="2026-06-15T02:00:00Z\n"),
+    lambda m: m["readings"][0].update(ts="２０２６-06-15T02:00:00Z"),
+    lambda m: m["readings"][0].update(ts="2026-06-15 02:00:00Z"), lambda m: m["readings"][0].update(seq=-1),
+    lambda m: m["readings"][0].update(seq=1.0), lambda m: m["readings"][0].update(seq=True),
+    lambda m: m["readings"][0].update(meter=["grid-main"]), lambda m: m["readings"][0].update(extra=1),
+    lambda m: m["readings"][0].pop("seq"), lambda m: m["readings"][0].update(values={}),
+    lambda m: m["readings"][0].update(values={"power_kw": 1e6}), lambda m: m["readings"][0].update(values={"power_kw": 1e6 + 1}),
+    lambda m: m["readings"][0].update(values={"power_factor": -1}), lambda m: m["readings"][0].update(values={"watts": 1}),
+    lambda m: m["readings"][0].update(values={"power_kw": "1"}), lambda m: m["readings"][0].update(values={"power_kw": None}),
+    lambda m: m["readings"][0].update(values={"energy_import_kwh": 0}), lambda m: m["readings"][0].update(values=[1]),
+]
+
+
+@pytest.mark.parametrize("mutate", MUTATIONS)
+def test_fast_path_never_accepts_what_the_schema_rejects(ingest, mutate):
+    """The fast path is an optimisation: what it accepts, the full check (schema + identities) accepts
+    with the same rows; what it declines, the full check decides."""
+    from accounting import contract
+    msg = json.loads(payload())
+    mutate(msg)
+    fast = ingest.validator._fast(TOPIC, msg)
+    try:
+        slow = ingest.validator._checked(TOPIC, msg)
+    except Rejected:
+        slow = None
+    if fast is not None:
+        contract.validate_readings(msg)
+        assert slow == fast

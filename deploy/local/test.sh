@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 
 DEBIAN_PACKAGES=(
     mosquitto mosquitto-clients influxdb victoria-metrics postgresql
-    socat mbpoll chromium chromium-driver
+    socat mbpoll chromium chromium-driver fonts-noto-cjk
 )
 # Packages whose postinst would start a system service. The tests start their own
 # instances on free ports, so when this script installs one its service stays off.

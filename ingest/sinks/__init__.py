@@ -9,7 +9,8 @@ def open_sink(sink: Sink):
         from ingest.sinks.sqlite import SqliteSink
         return SqliteSink(sink.path)
     if sink.kind == "influx_v1":
+        import os
         from ingest.sinks.influx_v1 import InfluxV1Sink
-        return InfluxV1Sink(sink)
+        return InfluxV1Sink(sink, os.environ.get(sink.password_env) if sink.password_env else None)
     from ingest.sinks.influx_v2 import InfluxV2Sink
     return InfluxV2Sink(sink)

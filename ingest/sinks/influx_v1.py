@@ -3,7 +3,7 @@
 import httpx
 
 from accounting.config import Sink
-from ingest.rows import Row, SinkUnavailable, line_protocol
+from ingest.rows import Row, SinkRejected, SinkUnavailable, line_protocol
 
 
 class InfluxV1Sink:
@@ -24,7 +24,10 @@ class InfluxV1Sink:
         except httpx.HTTPError as exc:
             raise SinkUnavailable(f"influxdb {self.sink.url}: {exc}") from exc
         if resp.status_code >= 300:
-            raise SinkUnavailable(f"influxdb {self.sink.url}{path}: HTTP {resp.status_code} {resp.text[:200]}")
+            text = f"influxdb {self.sink.url}{path}: HTTP {resp.status_code} {resp.text[:200]}"
+            if resp.status_code in (400, 413, 422):  # the data itself, e.g. a field type conflict
+                raise SinkRejected(text)
+            raise SinkUnavailable(text)
         return resp
 
     def write(self, rows: list[Row]) -> None:

@@ -1,7 +1,9 @@
 """InfluxDB v2 write API (InfluxDB 2.x, 3.x, 1.8+, VictoriaMetrics) through influxdb-client.
 
 Line protocol is built by us (ingest.rows) and handed to the client's synchronous write API in
-gzip-compressed batches, so a write either lands or raises and nothing is buffered unseen.
+gzip-compressed batches of `sink.batch_lines`, so a write either lands or raises and nothing is
+buffered unseen. Reading back (for accounting) is implemented for VictoriaMetrics, through its
+export API (ingest.sinks.victoria); InfluxDB 2.x would need Flux queries, which are not written yet.
 """
 
 import os
@@ -12,7 +14,11 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from accounting.config import Sink
-from ingest.rows import Row, SinkUnavailable, line_protocol
+from ingest.rows import Row, SinkRejected, SinkUnavailable, line_protocol
+from ingest.sinks.victoria import VictoriaReader
+
+# a 4xx other than these means the store refused the data itself, not that it is unreachable
+_RETRYABLE = {401, 403, 404, 408, 429}
 
 
 class InfluxV2Sink:
@@ -22,6 +28,7 @@ class InfluxV2Sink:
         self.client = InfluxDBClient(url=sink.url, token=token, org=sink.org, enable_gzip=True,
                                      timeout=int(sink.timeout_s * 1000))
         self.api = self.client.write_api(write_options=SYNCHRONOUS)
+        self.reader = VictoriaReader(sink.url, sink.timeout_s)
 
     def write(self, rows: list[Row]) -> None:
         step = self.sink.batch_lines
@@ -29,14 +36,22 @@ class InfluxV2Sink:
             for i in range(0, len(rows), step):
                 self.api.write(bucket=self.sink.bucket, org=self.sink.org, record=line_protocol(rows[i:i + step]),
                                write_precision=WritePrecision.MS)
-        except (ApiException, HTTPError, OSError) as exc:
+        except ApiException as exc:
+            text = f"influxdb v2 {self.sink.url}: HTTP {exc.status} {str(exc.body)[:200]}"
+            if exc.status and 400 <= exc.status < 500 and exc.status not in _RETRYABLE:
+                raise SinkRejected(text) from exc
+            raise SinkUnavailable(text) from exc
+        except (HTTPError, OSError) as exc:
             raise SinkUnavailable(f"influxdb v2 {self.sink.url}: {exc}") from exc
 
-    def series(self, *args, **kwargs):
-        raise NotImplementedError("reading back from a v2 store is not implemented yet; "
-                                  "run accounting on the sqlite or influx_v1 store")
+    def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        """(ts_ms, value) in [start_ms, end_ms), ordered by time (VictoriaMetrics only)."""
+        return self.reader.series(park, meter, quantity, start_ms, end_ms)
 
-    neighbours = series
+    def neighbours(self, park: str, meter: str, quantity: str, ts_ms: int) -> tuple[tuple | None, tuple | None]:
+        """The last sample before ts_ms and the first at or after it (VictoriaMetrics only)."""
+        return self.reader.neighbours(park, meter, quantity, ts_ms)
 
     def close(self) -> None:
         self.client.close()
+        self.reader.close()

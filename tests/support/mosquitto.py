@@ -29,6 +29,7 @@ class Mosquitto:
         acl_text: str | None = None,
         allow_anonymous: bool | None = None,
         port: int | None = None,
+        tls: tuple[str, str, str] | None = None,
     ) -> None:
         self.host = HOST
         self.port = port or free_port()
@@ -36,6 +37,7 @@ class Mosquitto:
         self.data_dir = workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.users = dict(users or {})
+        self.tls = tls  # (cafile, certfile, keyfile): the listener speaks TLS only
         self.conf_path = workdir / "mosquitto.conf"
         # Without users, anonymous access is the only way in; with users, it is opt-in.
         anonymous = allow_anonymous if allow_anonymous is not None else not self.users
@@ -51,6 +53,7 @@ class Mosquitto:
     def _config(self, allow_anonymous: bool, acl_text: str | None) -> str:
         lines = [
             f"listener {self.port} {HOST}",
+            *([f"cafile {self.tls[0]}", f"certfile {self.tls[1]}", f"keyfile {self.tls[2]}"] if self.tls else []),
             f"allow_anonymous {'true' if allow_anonymous else 'false'}",
             "persistence true",
             f"persistence_location {self.data_dir}/",

@@ -1,0 +1,166 @@
+"""Who is calling: API keys, dashboard users and their sessions, scopes and park access.
+
+API keys look like `lt_<id>_<secret>`: `id` (8 characters) finds the row, the whole key's
+SHA-256 is compared in constant time. 256 random bits make a plain SHA-256 the right hash
+(nothing to brute-force; a slow hash would only cost CPU per request). User passwords are low
+entropy, so they are kept as Argon2id hashes (argon2-cffi). A dashboard login gives a random
+session token in an HttpOnly, SameSite=Strict cookie; only its SHA-256 is stored.
+Secrets are shown once, when created, and never logged.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.models import ApiKey, User, WebSession
+from api.timeutil import aware
+
+SESSION_COOKIE = "lingtan_session"
+_KEY_PREFIX = "lt_"
+_hasher = PasswordHasher()  # Argon2id, library defaults (RFC 9106 low-memory profile)
+_DUMMY_HASH = _hasher.hash("not a password")  # verify against it for unknown users (same timing)
+
+
+class Scope(StrEnum):
+    READ = "read"  # every GET on the parks of the credential
+    WRITE = "write"  # enter activity data
+    ADMIN = "admin"  # dead letters and the audit of every change; implies read and write
+
+
+class AuthError(ValueError):
+    """A credential operation that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request."""
+
+    kind: str  # "key", "user" or "demo"
+    name: str  # key id, username, or "demo"
+    parks: frozenset[str] | None  # None: every park
+    scopes: frozenset[Scope]
+
+    def can(self, scope: Scope) -> bool:
+        return Scope.ADMIN in self.scopes or scope in self.scopes or (
+            scope is Scope.READ and Scope.WRITE in self.scopes)
+
+    def sees(self, park_id: str) -> bool:
+        return self.parks is None or park_id in self.parks
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"{self.kind}:{self.name}"
+
+
+DEMO = Principal("demo", "demo", None, frozenset(Scope))
+
+
+def _parks_text(parks: list[str] | None) -> str:
+    return "*" if parks is None else ",".join(sorted(set(parks)))
+
+
+def _parks_of(text: str) -> frozenset[str] | None:
+    return None if text == "*" else frozenset(p for p in text.split(",") if p)
+
+
+def _scopes_of(text: str) -> frozenset[Scope]:
+    return frozenset(Scope(s) for s in text.split(",") if s)
+
+
+def sha256_hex(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# -- API keys ----------------------------------------------------------------------------
+def create_key(session: Session, *, parks: list[str] | None, scopes: list[Scope], name: str,
+               now: datetime) -> tuple[ApiKey, str]:
+    """A new key row and the key itself (shown once; only its hash is stored)."""
+    if not scopes:
+        raise AuthError("a key needs at least one scope: read, write or admin")
+    if parks is not None and not parks:
+        raise AuthError("a key needs --park P (repeatable) or --all-parks")
+    key_id = secrets.token_hex(4)
+    key = f"{_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(id=key_id, key_sha256=sha256_hex(key), name=name, parks=_parks_text(parks),
+                 scopes=",".join(sorted({Scope(s).value for s in scopes})), created_at=now)
+    session.add(row)
+    return row, key
+
+
+def key_principal(session: Session, key: str) -> Principal | None:
+    """The principal of a presented key, or None (unknown, malformed or revoked)."""
+    if not key.startswith(_KEY_PREFIX) or key.count("_") < 2:
+        return None
+    key_id = key[len(_KEY_PREFIX):].split("_", 1)[0]
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.key_sha256, sha256_hex(key)):
+        return None
+    return Principal("key", row.id, _parks_of(row.parks), _scopes_of(row.scopes))
+
+
+def revoke_key(session: Session, key_id: str, now: datetime) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise AuthError(f"key id {key_id!r}: no such key (lingtan keys list shows them)")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    return row
+
+
+# -- users and sessions -------------------------------------------------------------------
+def create_user(session: Session, *, username: str, password: str, parks: list[str] | None,
+                scopes: list[Scope], now: datetime) -> User:
+    if len(password) < 10:
+        raise AuthError("password: at least 10 characters")
+    if session.get(User, username) is not None:
+        raise AuthError(f"user {username!r} exists")
+    user = User(username=username, password_hash=_hasher.hash(password), parks=_parks_text(parks),
+                scopes=",".join(sorted({Scope(s).value for s in scopes})), created_at=now, disabled=False)
+    session.add(user)
+    return user
+
+
+def login(session: Session, username: str, password: str, now: datetime, hours: float) -> str | None:
+    """A new session token for a correct username and password, else None."""
+    user = session.get(User, username)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or user.disabled:
+        return None
+    token = secrets.token_urlsafe(32)
+    session.add(WebSession(token_sha256=sha256_hex(token), username=username, created_at=now,
+                           expires_at=now + timedelta(hours=hours)))
+    return token
+
+
+def session_principal(session: Session, token: str, now: datetime) -> Principal | None:
+    row = session.get(WebSession, sha256_hex(token))
+    if row is None or aware(row.expires_at) <= now:
+        return None
+    user = session.get(User, row.username)
+    if user is None or user.disabled:
+        return None
+    return Principal("user", user.username, _parks_of(user.parks), _scopes_of(user.scopes))
+
+
+def logout(session: Session, token: str) -> None:
+    row = session.get(WebSession, sha256_hex(token))
+    if row is not None:
+        session.delete(row)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))

@@ -1,0 +1,133 @@
+"""`lingtan keys create|list|revoke` and `lingtan users create|disable`: credentials from the shell.
+
+A new key is printed once, to standard output, and never again (only its hash is stored). A
+password is read from the terminal (or the environment variable named by --password-env),
+never from the command line, where other users could see it in the process list.
+"""
+
+import getpass
+import os
+import sys
+from datetime import UTC, datetime
+
+from accounting.config import Config, ConfigError
+from api import auth
+from api.auth import AuthError, Scope
+from api.db import make_engine, sessions
+from api.models import User
+
+
+def _parks(config: Config, args) -> list[str] | None:
+    if args.all_parks:
+        if args.park:
+            raise ConfigError("give --park P (repeatable) or --all-parks, not both")
+        return None
+    if not args.park:
+        raise ConfigError("give --park P (repeatable) or --all-parks")
+    known = [p.id for p in config.parks]
+    for p in args.park:
+        if p not in known:
+            raise ConfigError(f"--park {p!r}: not a park of {args.config}; parks are {known}")
+    return args.park
+
+
+def _store(config_loader, args):
+    config = config_loader(args.config)
+    return config, sessions(make_engine(config.store.url))
+
+
+def cmd_keys_create(args, config_loader) -> None:
+    config, make = _store(config_loader, args)
+    with make.begin() as s:
+        row, key = auth.create_key(s, parks=_parks(config, args), scopes=[Scope(x) for x in args.scope],
+                                   name=args.name or "", now=datetime.now(UTC))
+    print(key)
+    print(f"key id {row.id}: parks {row.parks}, scopes {row.scopes}. Shown once: store it now.", file=sys.stderr)
+
+
+def cmd_keys_list(args, config_loader) -> None:
+    _, make = _store(config_loader, args)
+    with make() as s:
+        print(f"{'id':<10}{'scopes':<18}{'parks':<30}{'created (UTC)':<22}{'revoked':<22}name")
+        for k in auth.list_keys(s):
+            revoked = k.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if k.revoked_at else "-"
+            print(f"{k.id:<10}{k.scopes:<18}{k.parks:<30}{k.created_at:%Y-%m-%d %H:%M:%S}   {revoked:<22}{k.name}")
+
+
+def cmd_keys_revoke(args, config_loader) -> None:
+    _, make = _store(config_loader, args)
+    try:
+        with make.begin() as s:
+            auth.revoke_key(s, args.key_id, datetime.now(UTC))
+    except AuthError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"key {args.key_id} revoked", file=sys.stderr)
+
+
+def _password(args) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise ConfigError(f"--password-env {args.password_env}: the variable is not set")
+        return value
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigError("the two passwords differ")
+    return first
+
+
+def cmd_users_create(args, config_loader) -> None:
+    config, make = _store(config_loader, args)
+    parks = _parks(config, args)
+    try:
+        with make.begin() as s:
+            auth.create_user(s, username=args.username, password=_password(args), parks=parks,
+                             scopes=[Scope(x) for x in args.scope], now=datetime.now(UTC))
+    except AuthError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"user {args.username} created", file=sys.stderr)
+
+
+def cmd_users_disable(args, config_loader) -> None:
+    _, make = _store(config_loader, args)
+    with make.begin() as s:
+        user = s.get(User, args.username)
+        if user is None:
+            raise ConfigError(f"user {args.username!r}: no such user")
+        user.disabled = True
+    print(f"user {args.username} disabled", file=sys.stderr)
+
+
+def add_credential_parsers(sub, config_loader) -> None:
+    """Add `keys` and `users` to the `lingtan` command's subparsers."""
+    scopes = [s.value for s in Scope]
+
+    def command(group, name, func, help_text):
+        p = group.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", required=True, metavar="FILE", help="platform config file (YAML)")
+        p.set_defaults(func=lambda args: func(args, config_loader))
+        return p
+
+    def park_args(p, what):
+        p.add_argument("--park", action="append", metavar="P", help=f"a park the {what} may see (repeatable)")
+        p.add_argument("--all-parks", action="store_true", help=f"the {what} may see every park (city platform)")
+        p.add_argument("--scope", action="append", choices=scopes, required=True,
+                       help="read, write (activity data; implies read) or admin (everything); repeatable")
+
+    keys = sub.add_parser("keys", help="API keys: create, list, revoke").add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION")
+    c = command(keys, "create", cmd_keys_create, "create an API key and print it once")
+    park_args(c, "key")
+    c.add_argument("--name", help="what the key is for (shown by list)")
+    command(keys, "list", cmd_keys_list, "list keys (ids, parks, scopes; never the keys)")
+    r = command(keys, "revoke", cmd_keys_revoke, "revoke a key by its id")
+    r.add_argument("key_id", metavar="KEY_ID")
+
+    users = sub.add_parser("users", help="dashboard users: create, disable").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION")
+    u = command(users, "create", cmd_users_create, "create a dashboard user (password asked on the terminal)")
+    u.add_argument("username")
+    park_args(u, "user")
+    u.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    d = command(users, "disable", cmd_users_disable, "disable a dashboard user")
+    d.add_argument("username")

@@ -1,0 +1,114 @@
+"""Request dependencies as `Annotated` aliases: the app context, a DB session, the caller, a park.
+
+Every park route takes `ReadPark` or `WritePark`: the caller is authenticated (401), holds the
+scope (403) and may see the park (404 otherwise, the same answer as for a park that does not
+exist, so a key learns nothing about parks that are not its own).
+"""
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from accounting.config import Config
+from accounting.park import Park
+from api.auth import DEMO, SESSION_COOKIE, Principal, Scope, key_principal, session_principal
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every request needs: config, parks by id, the database and the clock."""
+
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime]
+    parks: dict[str, Park]
+
+
+def get_ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+CtxDep = Annotated[Context, Depends(get_ctx)]
+
+
+async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
+    """A session per request. Async on purpose: its cleanup (returning the connection to the pool)
+    runs on the event loop, so it can never wait behind route threads that wait for a connection."""
+    session = ctx.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer lt_…`")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="dashboard login (POST /api/v1/session)")
+
+
+def get_principal(ctx: CtxDep, session: SessionDep,
+                  bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                  cookie: Annotated[str | None, Depends(_cookie)]) -> Principal:
+    try:
+        if bearer is not None:
+            principal = key_principal(session, bearer.credentials)
+            if principal is None:
+                raise HTTPException(401, "Authorization: the API key is unknown, malformed or revoked",
+                                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return principal
+        if cookie:
+            principal = session_principal(session, cookie, ctx.clock())
+            if principal is not None:
+                return principal
+        if ctx.config.api.demo_open:
+            return DEMO
+        raise HTTPException(401, "authentication required: send `Authorization: Bearer <API key>` "
+                            "or log in at POST /api/v1/session", headers={"WWW-Authenticate": "Bearer"})
+    finally:
+        session.rollback()  # end the read transaction: long requests (SSE) hold no connection
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _require(scope: Scope) -> Callable[[Principal], Principal]:
+    def dependency(principal: PrincipalDep) -> Principal:
+        if not principal.can(scope):
+            raise HTTPException(403, f"this credential lacks scope {scope.value!r} "
+                                f"(it has {sorted(s.value for s in principal.scopes)})")
+        return principal
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(_require(Scope.READ))]
+Writer = Annotated[Principal, Depends(_require(Scope.WRITE))]
+Admin = Annotated[Principal, Depends(_require(Scope.ADMIN))]
+
+ParkId = Annotated[str, Path(description="park id", max_length=64)]
+
+
+def _park(ctx: Context, principal: Principal, park_id: str) -> Park:
+    park = ctx.parks.get(park_id)
+    if park is None or not principal.sees(park_id):
+        raise HTTPException(404, f"park_id = {park_id!r}: no such park")
+    return park
+
+
+def read_park(ctx: CtxDep, principal: Reader, park_id: ParkId) -> Park:
+    return _park(ctx, principal, park_id)
+
+
+def write_park(ctx: CtxDep, principal: Writer, park_id: ParkId) -> Park:
+    return _park(ctx, principal, park_id)
+
+
+ReadPark = Annotated[Park, Depends(read_park)]
+WritePark = Annotated[Park, Depends(write_park)]

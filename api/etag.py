@@ -1,0 +1,66 @@
+"""ETag / If-None-Match for JSON GET responses (RFC 9110): a strong validator from the body hash.
+
+Pure ASGI middleware: a 200 JSON answer to GET is buffered, hashed (SHA-256, first 32 hex
+digits) and sent with `ETag`; when the request's If-None-Match names that tag the answer is
+304 without a body. Streams (SSE) and file downloads pass through untouched.
+"""
+
+import hashlib
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class ETagMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        wanted = Headers(scope=scope).get("if-none-match")
+        start: Message | None = None
+        chunks: list[bytes] = []
+        passthrough = False
+
+        async def wrapped(message: Message) -> None:
+            nonlocal start, passthrough
+            if passthrough:
+                await send(message)
+                return
+            if message["type"] == "http.response.start":
+                headers = Headers(raw=message["headers"])
+                if message["status"] != 200 or not headers.get("content-type", "").startswith("application/json") \
+                        or "etag" in headers:
+                    passthrough = True
+                    await send(message)
+                    return
+                start = message
+                return
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = b"".join(chunks)
+                tag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+                raw = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                raw.append((b"etag", tag.encode()))
+                if wanted and _matches(wanted, tag):
+                    raw = [(k, v) for k, v in raw if k.lower() != b"content-type"]
+                    await send({"type": "http.response.start", "status": 304, "headers": raw})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+                raw.append((b"content-length", str(len(body)).encode()))
+                await send({**start, "headers": raw})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+def _matches(header: str, tag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    return any(t.strip().removeprefix("W/") == tag for t in header.split(","))

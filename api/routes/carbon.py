@@ -1,0 +1,55 @@
+"""Realtime figures and energy series of a park, an enterprise or a meter."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api import carbon, schemas, series
+from api.deps import CtxDep, ReadPark, SessionDep
+from api.routes import NOT_MODIFIED, PARK_ERRORS
+
+router = APIRouter(tags=["carbon"], responses={**PARK_ERRORS, **NOT_MODIFIED})
+
+
+@router.get("/parks/{park_id}/carbon/realtime", response_model=schemas.Realtime)
+def realtime(ctx: CtxDep, park: ReadPark, session: SessionDep) -> schemas.Realtime:
+    """Power now by source, carbon rate (tCO₂/h), and for today, this month and this year (park-local):
+    energy by carrier, electricity split, tce (等价值 and 当量值), CO₂ by source, 单位能耗碳排放."""
+    return carbon.realtime(park, session, ctx.clock())
+
+
+def _range(ctx, park, first: date | None, last: date | None) -> tuple[date, date]:
+    today = ctx.clock().astimezone(park.zone).date()
+    first, last = first or last or today, last or first or today
+    for name, d in (("first", first), ("last", last)):
+        if not date(2000, 1, 1) <= d <= date(2100, 12, 31):
+            raise HTTPException(422, f"{name} = {d}: must be between 2000-01-01 and 2100-12-31")
+    if last < first:
+        raise HTTPException(422, f"last = {last}: must not be before first = {first}")
+    return first, last
+
+
+def series_of(ctx, park, session, scope, id, step, first, last) -> schemas.SeriesOut:
+    if scope != "park" and not id:
+        raise HTTPException(422, f"id: required for scope = {scope!r} (the {scope} id)")
+    first, last = _range(ctx, park, first, last)
+    days = (last - first).days + 1
+    if step == "day" and days > series.MAX_POINTS:
+        raise HTTPException(422, f"{days} days; at most {series.MAX_POINTS} points per request")
+    return series.series(session, park, scope, id or park.id, step, first, last)
+
+
+@router.get("/parks/{park_id}/series", response_model=schemas.SeriesOut)
+def get_series(ctx: CtxDep, park: ReadPark, session: SessionDep,
+               scope: Annotated[schemas.SeriesScope, Query(description="park, enterprise or meter")] = "park",
+               id: Annotated[str | None, Query(description="enterprise or meter id (not for scope park)",
+                                               max_length=64)] = None,
+               step: Annotated[schemas.Step, Query(description="bucket: 15min, hour, day or month")] = "hour",
+               first: Annotated[date | None, Query(description="first park-local day (default today)")] = None,
+               last: Annotated[date | None, Query(description="last park-local day, inclusive (default first)")] = None,
+               ) -> schemas.SeriesOut:
+    """Energy per bucket in park-local time, from the 15-minute intervals. Park: electricity, grid,
+    PV, storage, gas, heat, tce and CO₂ by the accounting core; enterprise and meter: counters.
+    At most 3000 points per request."""
+    return series_of(ctx, park, session, scope, id, step, first, last)

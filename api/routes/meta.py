@@ -1,0 +1,54 @@
+"""Liveness, and the caller's own identity (`/session`: log in and out of the dashboard)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, HTTPException, Response
+from sqlalchemy import select
+
+from api import auth, schemas
+from api.deps import CtxDep, PrincipalDep, SessionDep
+from api.routes import AUTH_ERRORS, BAD_BODY, NOT_MODIFIED
+
+router = APIRouter()
+
+
+@router.get("/health", response_model=schemas.Health, tags=["meta"], responses=NOT_MODIFIED)
+def health(ctx: CtxDep, session: SessionDep) -> schemas.Health:
+    """Liveness with the database. Needs no credential."""
+    session.execute(select(1))
+    return schemas.Health(status="ok", time=ctx.clock())
+
+
+@router.get("/session", response_model=schemas.SessionOut, tags=["session"], responses={**AUTH_ERRORS, **NOT_MODIFIED})
+def whoami(principal: PrincipalDep) -> schemas.SessionOut:
+    """The caller: key, user or demo mode, with its parks and scopes."""
+    return schemas.SessionOut(kind=principal.kind, name=principal.name,
+                              parks=None if principal.parks is None else sorted(principal.parks),
+                              scopes=sorted(s.value for s in principal.scopes))
+
+
+@router.post("/session", response_model=schemas.SessionOut, tags=["session"], responses={
+    401: AUTH_ERRORS[401] | {"description": "wrong username or password"}, 422: AUTH_ERRORS[422], **BAD_BODY})
+def log_in(body: schemas.LoginIn, response: Response, ctx: CtxDep, session: SessionDep) -> schemas.SessionOut:
+    """Exchange a dashboard user's password for a session cookie (HttpOnly, SameSite=Strict)."""
+    now = ctx.clock()
+    token = auth.login(session, body.username, body.password, now, ctx.config.api.session_hours)
+    if token is None:
+        raise HTTPException(401, "username or password is wrong")
+    session.commit()
+    response.set_cookie(auth.SESSION_COOKIE, token, max_age=int(ctx.config.api.session_hours * 3600), httponly=True,
+                        samesite="strict", secure=ctx.config.api.cookie_secure, path="/")
+    principal = auth.session_principal(session, token, now)
+    return whoami(principal)
+
+
+@router.delete("/session", status_code=204, tags=["session"])
+def log_out(session: SessionDep,
+            lingtan_session: Annotated[str | None, Cookie()] = None) -> Response:
+    """End the dashboard session (idempotent)."""
+    if lingtan_session:
+        auth.logout(session, lingtan_session)
+        session.commit()
+    response = Response(status_code=204)
+    response.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response

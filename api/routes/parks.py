@@ -1,0 +1,100 @@
+"""Parks, their enterprises, meters (with reading age and status) and gateways (derived health)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+from sqlalchemy import select
+
+from api import carbon, schemas
+from api.deps import CtxDep, ReadPark, Reader, SessionDep
+from api.models import Latest
+from api.routes import AUTH_ERRORS, NOT_MODIFIED, PARK_ERRORS
+from api.timeutil import aware
+
+router = APIRouter(tags=["parks"], responses=NOT_MODIFIED)
+
+
+@router.get("/parks", response_model=list[schemas.ParkOut], responses=AUTH_ERRORS)
+def list_parks(ctx: CtxDep, principal: Reader) -> list[schemas.ParkOut]:
+    """The parks this credential may see."""
+    return [schemas.ParkOut.of(p) for p in ctx.parks.values() if principal.sees(p.id)]
+
+
+@router.get("/parks/{park_id}", response_model=schemas.ParkOut, responses=PARK_ERRORS)
+def get_park(park: ReadPark) -> schemas.ParkOut:
+    return schemas.ParkOut.of(park)
+
+
+def _meters(ctx, park, session) -> list[schemas.MeterOut]:
+    now = ctx.clock()
+    latest = {r.meter: r for r in session.scalars(select(Latest).where(Latest.park == park.id))}
+    today = now.astimezone(park.zone).date()
+    totals, _ = carbon.meter_totals(session, park, today, today)
+    return [schemas.MeterOut.of(m, latest.get(m.id), totals.get(m.id, {}), now) for m in park.meters]
+
+
+@router.get("/parks/{park_id}/meters", response_model=list[schemas.MeterOut], tags=["meters"], responses=PARK_ERRORS)
+def list_meters(ctx: CtxDep, park: ReadPark, session: SessionDep) -> list[schemas.MeterOut]:
+    """Every meter with its latest reading, its age and status, and today's energy per counter."""
+    return _meters(ctx, park, session)
+
+
+@router.get("/parks/{park_id}/meters/{meter_id}", response_model=schemas.MeterOut, tags=["meters"],
+            responses=PARK_ERRORS)
+def get_meter(ctx: CtxDep, park: ReadPark, session: SessionDep,
+              meter_id: Annotated[str, Path(max_length=64)]) -> schemas.MeterOut:
+    for m in _meters(ctx, park, session):
+        if m.id == meter_id:
+            return m
+    raise HTTPException(404, f"meter_id = {meter_id!r}: no meter of park {park.id!r}")
+
+
+@router.get("/parks/{park_id}/gateways", response_model=list[schemas.GatewayOut], tags=["meters"],
+            responses=PARK_ERRORS)
+def list_gateways(ctx: CtxDep, park: ReadPark, session: SessionDep) -> list[schemas.GatewayOut]:
+    """Gateways of the park, with health derived from their meters' newest readings."""
+    meters = _meters(ctx, park, session)
+    out = []
+    for gw in sorted({m.gateway for m in meters}):
+        mine = [m for m in meters if m.gateway == gw]
+        times = [aware(m.last_reading_at) for m in mine if m.last_reading_at]
+        newest = max(times) if times else None
+        ages = [m.reading_age_s for m in mine if m.reading_age_s is not None]
+        best = min(ages) if ages else None
+        out.append(schemas.GatewayOut(
+            id=gw, last_reading_at=newest, reading_age_s=best,
+            status=schemas.meter_status(best, min(m.poll_interval_s for m in mine)),
+            meters_total=len(mine), meters_ok=sum(m.status == "ok" for m in mine)))
+    return out
+
+
+@router.get("/parks/{park_id}/enterprises", response_model=list[schemas.EnterpriseDetail], tags=["enterprises"],
+            responses=PARK_ERRORS)
+def list_enterprises(ctx: CtxDep, park: ReadPark, session: SessionDep) -> list[schemas.EnterpriseDetail]:
+    """Enterprises with their meters and today's energy (top-level meters only, no double counting)."""
+    now = ctx.clock()
+    today = now.astimezone(park.zone).date()
+    totals, _ = carbon.meter_totals(session, park, today, today)
+    out = []
+    for e in park.enterprises:
+        mine = [m for m in park.meters if m.enterprise == e.id]
+        ids = {m.id for m in mine}
+        energy: dict[str, float] = {}
+        for m in mine:
+            if m.parent in ids:
+                continue
+            for q, v in totals.get(m.id, {}).items():
+                energy[q] = energy.get(q, 0.0) + v
+        out.append(schemas.EnterpriseDetail(id=e.id, name=e.name, industry=e.industry,
+                                            meters=[m.id for m in mine], today=energy))
+    return out
+
+
+@router.get("/parks/{park_id}/enterprises/{enterprise_id}", response_model=schemas.EnterpriseDetail,
+            tags=["enterprises"], responses=PARK_ERRORS)
+def get_enterprise(ctx: CtxDep, park: ReadPark, session: SessionDep,
+                   enterprise_id: Annotated[str, Path(max_length=64)]) -> schemas.EnterpriseDetail:
+    for e in list_enterprises(ctx, park, session):
+        if e.id == enterprise_id:
+            return e
+    raise HTTPException(404, f"enterprise_id = {enterprise_id!r}: no enterprise of park {park.id!r}")

@@ -1,0 +1,163 @@
+"""Readings messages → rows: the wire contract, the park config's identities and the store's limits.
+
+Every message is checked against the contract's JSON Schema (accounting.contract, compiled once)
+and against the config: the topic's park and gateway must be the payload's, the gateway must be
+configured for that park and every meter must be a meter of that gateway. On top of the contract,
+values the stores cannot hold are refused here, so one bad message can never block the stream by
+making the store refuse a whole batch: times outside 2000–2199 or not on the calendar, sequence
+numbers beyond int64, non-finite numbers.
+
+The common case goes through a fast path that checks the same rules with plain comparisons
+(about 3 µs per reading instead of ~10 µs for the generated schema code). It is strictly
+narrower than the schema: anything it does not accept falls through to the full schema, which
+stays the authority and words every rejection.
+"""
+
+import math
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from accounting import contract
+from accounting.config import Config
+from accounting.quantities import QUANTITIES
+from ingest.rows import Row
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MS = timedelta(milliseconds=1)
+MIN_TS_MS = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // MS
+MAX_TS_MS = (datetime(2200, 1, 1, tzinfo=UTC) - EPOCH) // MS
+MAX_SEQ = 2**63 - 1  # the stores keep seq as a signed 64-bit integer
+
+# ASCII digits only and no trailing newline: stricter than the schema's pattern, never looser
+_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z", re.ASCII)
+_TOP_REQUIRED = frozenset({"v", "park", "gateway", "readings"})
+_TOP_ALLOWED = _TOP_REQUIRED | {"sent_at"}
+_READING_KEYS = {"meter": None, "ts": None, "seq": None, "values": None}.keys()
+_HUGE = sys.float_info.max
+_BOUNDS = {q.name: (-_HUGE if q.minimum is None else q.minimum, _HUGE if q.maximum is None else q.maximum)
+           for q in QUANTITIES.values()}
+
+
+class Rejected(ValueError):
+    """A message that is not accepted; the text says what is wrong, where, and what is accepted.
+
+    `kind` is a short fixed word for counting (metrics): size, json, contract, identity, value, store.
+    """
+
+    def __init__(self, reason: str, kind: str = "contract") -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+def ts_ms(text: str) -> int:
+    """Milliseconds since the epoch of a contract time, exactly (sub-millisecond digits dropped).
+
+    ValueError if it is not a real calendar time or lies outside 2000-01-01 … 2199-12-31.
+    """
+    t = (datetime.fromisoformat(text) - EPOCH) // MS
+    if not MIN_TS_MS <= t < MAX_TS_MS:
+        raise ValueError("it must lie between 2000-01-01 and 2199-12-31")
+    return t
+
+
+class Validator:
+    """Turns one readings message into rows, or raises Rejected naming the problem."""
+
+    def __init__(self, config: Config) -> None:
+        self.max_payload_bytes = config.ingest.max_payload_bytes
+        self.gateway_park = {g.id: g.park for g in config.gateways}
+        self.meters: dict[tuple[str, str], frozenset[str]] = {}
+        for p in config.parks:
+            for m in p.meters:
+                self.meters[(p.id, m.gateway)] = self.meters.get((p.id, m.gateway), frozenset()) | {m.id}
+
+    def parse(self, topic: str, payload: bytes) -> list[Row]:
+        if len(payload) > self.max_payload_bytes:
+            raise Rejected(f"payload of {len(payload)} bytes exceeds ingest.max_payload_bytes "
+                           f"({self.max_payload_bytes})", "size")
+        try:
+            message = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise Rejected(f"payload is not JSON (UTF-8, no NaN or Infinity): {exc}", "json") from None
+        rows = self._fast(topic, message)
+        return rows if rows is not None else self._checked(topic, message)
+
+    # -- the common case ----------------------------------------------------------------
+    def _fast(self, topic: str, message) -> list[Row] | None:
+        """Rows if the message is plainly valid, None if anything needs a closer look."""
+        if type(message) is not dict or not _TOP_REQUIRED <= message.keys() <= _TOP_ALLOWED:
+            return None
+        try:
+            return self._fast_rows(topic, message)
+        except (KeyError, TypeError, ValueError):  # unhashable id, unknown quantity, not a calendar date
+            return None
+
+    def _fast_rows(self, topic: str, message: dict) -> list[Row] | None:
+        v, park, gateway, readings = message["v"], message["park"], message["gateway"], message["readings"]
+        if type(v) is not int or v != contract.VERSION or type(readings) is not list:
+            return None
+        if not 1 <= len(readings) <= 10000:
+            return None
+        if type(park) is not str or type(gateway) is not str or self.gateway_park.get(gateway) != park:
+            return None
+        if topic != f"{topic[:topic.find('/')]}/v{contract.VERSION}/{park}/{gateway}/readings":
+            return None
+        sent_at = message.get("sent_at")
+        if sent_at is not None and (type(sent_at) is not str or not _TS.fullmatch(sent_at)):
+            return None
+        meters = self.meters.get((park, gateway))
+        if meters is None:
+            return None
+        rows = []
+        append = rows.append
+        bounds = _BOUNDS
+        fullmatch = _TS.fullmatch
+        for r in readings:
+            if type(r) is not dict or r.keys() != _READING_KEYS:
+                return None
+            meter, ts, seq, values = r["meter"], r["ts"], r["seq"], r["values"]
+            if meter not in meters or type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+                return None
+            if type(values) is not dict or not values or type(ts) is not str or not fullmatch(ts):
+                return None
+            for name, value in values.items():
+                lo, hi = bounds[name]  # KeyError: an unknown quantity
+                if (type(value) is not float and type(value) is not int) or not lo <= value <= hi:
+                    return None
+            append(Row(park, meter, ts_ms(ts), gateway, seq, values))
+        return rows
+
+    # -- everything else: the schema words the reason -----------------------------------
+    def _checked(self, topic: str, message) -> list[Row]:
+        try:
+            contract.validate_readings(message)
+        except contract.ContractError as exc:
+            raise Rejected(f"contract v{contract.VERSION}: {exc}") from None
+        park, gateway = message["park"], message["gateway"]
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[2] != park or parts[3] != gateway:
+            raise Rejected(f"topic {topic!r} does not match park {park!r} / gateway {gateway!r} of the payload",
+                           "identity")
+        if self.gateway_park.get(gateway) != park:
+            raise Rejected(f"gateway {gateway!r} is not configured for park {park!r}", "identity")
+        meters = self.meters.get((park, gateway), frozenset())
+        rows = []
+        for i, r in enumerate(message["readings"]):
+            if r["meter"] not in meters:
+                raise Rejected(f"readings[{i}].meter = {r['meter']!r}: not a meter of gateway {gateway!r} "
+                               f"in park {park!r}", "identity")
+            try:
+                t = ts_ms(r["ts"])
+            except ValueError as exc:
+                raise Rejected(f"readings[{i}].ts = {r['ts']!r}: not a valid UTC time ({exc})", "value") from None
+            if r["seq"] > MAX_SEQ:
+                raise Rejected(f"readings[{i}].seq = {r['seq']}: it must be at most {MAX_SEQ} (int64)", "value")
+            for name, value in r["values"].items():
+                if isinstance(value, bool) or not math.isfinite(value):
+                    raise Rejected(f"readings[{i}].values.{name} = {value!r}: it must be a finite number", "value")
+            append_values = {k: float(v) for k, v in r["values"].items()}
+            rows.append(Row(park, r["meter"], t, gateway, r["seq"], append_values))
+        return rows
