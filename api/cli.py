@@ -59,7 +59,23 @@ def cmd_gateway(args) -> None:
     except KeyError:
         raise ConfigError(f"{args.config}: --id {args.id!r} is not among gateways "
                           f"{[g.id for g in config.gateways]}") from None
-    service = GatewayService(config, args.id, spool_path=args.spool)
+    clock_args = (args.clock_start, args.clock_speed, args.clock_epoch)
+    if any(a is not None for a in clock_args):
+        if None in clock_args:
+            raise ConfigError("--clock-start, --clock-speed and --clock-epoch go together")
+        import time
+        from datetime import datetime
+        from simulator.clock import SimClock
+        try:
+            start = datetime.fromisoformat(args.clock_start)
+        except ValueError:
+            raise ConfigError(f"--clock-start = {args.clock_start!r}: not an ISO 8601 time") from None
+        if start.tzinfo is None:
+            raise ConfigError(f"--clock-start = {args.clock_start!r}: needs a UTC offset, e.g. +00:00")
+        clock = SimClock(start, args.clock_speed, wall=time.time, wall_start=args.clock_epoch).now
+        service = GatewayService(config, args.id, clock=clock, spool_path=args.spool)
+    else:
+        service = GatewayService(config, args.id, spool_path=args.spool)
     asyncio.run(run_until_signal([service.run()], []))
 
 
@@ -67,7 +83,8 @@ def _ingest_threads(config: Config, workers: int):
     from ingest.service import make_ingest, start_metrics
     out, made = [], []
     for i in range(workers):
-        worker = make_ingest(config, client_id=f"{config.ingest.client_id}-{i}" if workers > 1 else None)
+        worker = make_ingest(config, client_id=f"{config.ingest.client_id}-{i}" if workers > 1 else None,
+                             partition=(i, workers))
         made.append(worker)
         out.append((threading.Thread(target=worker.run, name=f"ingest-{i}", daemon=True), worker.stop))
     start_metrics(config, made)  # /metrics on ingest.metrics_port, when set
@@ -77,8 +94,8 @@ def _ingest_threads(config: Config, workers: int):
 def cmd_ingest(args) -> None:
     from api.runner import run_until_signal
     config = _config(args.config)
-    if args.workers > 1 and not config.ingest.shared_group:
-        raise ConfigError(f"{args.config}: --workers {args.workers} needs ingest.shared_group (MQTT v5)")
+    if args.workers > 1 and config.ingest.shared_group and config.mqtt.protocol != "5":
+        raise ConfigError(f"{args.config}: ingest.shared_group needs mqtt.protocol '5'")
     asyncio.run(run_until_signal([], _ingest_threads(config, args.workers)))
 
 
@@ -180,8 +197,14 @@ def parser() -> argparse.ArgumentParser:
     g = service("gateway", cmd_gateway, "poll one gateway's Modbus meters and publish readings over MQTT")
     g.add_argument("--id", required=True, help="which of the config's gateways this process is")
     g.add_argument("--spool", metavar="PATH", help="spool database (overrides gateways[].spool.path)")
+    g.add_argument("--clock-start", metavar="ISO8601", help="simulated clock for tests and soaks: time at the "
+                   "epoch; readings are stamped start + (now − epoch) × speed (all three flags together)")
+    g.add_argument("--clock-speed", type=float, metavar="X", help="simulated seconds per real second")
+    g.add_argument("--clock-epoch", type=float, metavar="UNIX_SECONDS", help="wall time (time.time()) of clock-start")
     i = service("ingest", cmd_ingest, "consume readings from MQTT into the time-series store")
-    i.add_argument("--workers", type=int, default=1, help="worker connections sharing the subscription (default 1)")
+    i.add_argument("--workers", type=int, default=1,
+                   help="worker connections (default 1): they share ingest.shared_group, or, without "
+                        "one, split the gateways between them (docs/ingest.md)")
     service("accounting", cmd_accounting, "turn stored counter readings into interval energy")
     service("api", cmd_api, "serve the REST API and the dashboard")
     c = sub.add_parser("check-config", help="validate a config file and exit")

@@ -47,8 +47,9 @@ class Ingest:
     """One worker: one MQTT connection (member of the shared-subscription group), one sink."""
 
     def __init__(self, config: Config, sink, engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None, partition: tuple[int, int] | None = None) -> None:
         self.config = config
+        self.partition = partition
         self.sink = sink
         self.clock = clock
         self.client_id = client_id or config.ingest.client_id
@@ -169,6 +170,24 @@ class Ingest:
                       "payload": msg.payload[:65536].decode("utf-8", "replace")}, (kind, digest)))
 
     # -- MQTT ----------------------------------------------------------------------------
+    def topics(self) -> list[str]:
+        """What this worker subscribes to.
+
+        With `ingest.shared_group` the broker balances one shared subscription across workers.
+        Without it, several workers partition the gateways statically: worker i of n takes the
+        gateways at positions ≡ i (mod n) of the sorted gateway ids, on plain subscriptions.
+        Mosquitto 2.0 restores plain subscriptions of persistent sessions after a restart but
+        not shared ones, so static partitioning loses nothing across a broker crash.
+        """
+        prefix = self.config.mqtt.topic_prefix
+        if self.config.ingest.shared_group:
+            return [f"$share/{self.config.ingest.shared_group}/{contract.readings_subscription(prefix)}"]
+        if self.partition is None or self.partition[1] == 1:
+            return [contract.readings_subscription(prefix)]
+        i, n = self.partition
+        gateways = sorted(self.config.gateways, key=lambda g: g.id)
+        return [contract.readings_topic(prefix, g.park, g.id) for k, g in enumerate(gateways) if k % n == i]
+
     def _client(self) -> mqtt.Client:
         v5 = self.config.mqtt.protocol == "5"
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
@@ -180,9 +199,8 @@ class Ingest:
         tls = self.config.mqtt.tls
         if tls is not None:
             client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file)
-        topic = contract.readings_subscription(self.config.mqtt.topic_prefix)
-        if self.config.ingest.shared_group:
-            topic = f"$share/{self.config.ingest.shared_group}/{topic}"
+        topics = self.topics()
+        topic = ", ".join(topics)
 
         def on_connect(c, _u, flags, reason, _props):
             if reason.is_failure:
@@ -190,7 +208,7 @@ class Ingest:
                 return
             self.generation += 1
             self.stats["connects"] += 1
-            c.subscribe(topic, qos=1)
+            c.subscribe([(t, 1) for t in topics])
             self.connected.set()
             log.info("ingest %s subscribed to %s (session present: %s)", self.client_id, topic,
                      flags.session_present)

@@ -11,8 +11,11 @@ from ingest.sinks import open_sink
 log = logging.getLogger(__name__)
 
 
-def make_ingest(config: Config, client_id: str | None = None) -> Ingest:
-    return Ingest(config, open_sink(config.ingest.sink), make_engine(config.store.url), client_id=client_id)
+def make_ingest(config: Config, client_id: str | None = None, partition: tuple[int, int] | None = None) -> Ingest:
+    """One worker; `partition=(i, n)` gives worker i of n its static share of the gateways
+    when no shared subscription group is configured (see Ingest.topics)."""
+    return Ingest(config, open_sink(config.ingest.sink), make_engine(config.store.url), client_id=client_id,
+                  partition=partition)
 
 
 def start_metrics(config: Config, workers: list[Ingest]):

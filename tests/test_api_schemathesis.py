@@ -9,7 +9,7 @@ and nothing may be a server error. The SSE stream is left out: it never ends by 
 import pytest
 import schemathesis
 from schemathesis import checks
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 
 from tests.test_api_support import PARK, make_platform
 
@@ -40,8 +40,9 @@ def key_headers() -> dict[str, str]:
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_honours_its_spec(case, key_headers):
-    if "park_id" in (case.path_parameters or {}) and case.path_parameters["park_id"] == "":
-        pytest.skip("empty path segment")  # routes to another path entirely
+    # an empty path segment routes to another path entirely: not an example of this operation
+    # (assume() discards the example; pytest.skip here would skip the whole operation)
+    assume((case.path_parameters or {}).get("park_id") != "")
     case.call_and_validate(headers=key_headers, checks=CHECKS)
 
 
