@@ -220,10 +220,27 @@ class ParkServer:
                 out.setdefault((m.gateway, m.modbus.bus), []).append(self._device(m))
         return out
 
+    @staticmethod
+    def _absent() -> SimDevice:
+        """Every unit id with no meter behind it (pymodbus id 0 = all others).
+
+        Answered with exception 11, "gateway target device failed to respond", as RS-485-to-TCP
+        converters do (pymodbus would otherwise answer exception 4, "device failure", which
+        reads as a meter that is present). On a real serial line an absent unit is silent;
+        the simulator cannot be silent without stalling the whole simulated line, so it
+        answers exception 11 there too (docs/simulator.md).
+        """
+        async def action(*_args) -> ExcCodes:
+            return ExcCodes.GATEWAY_NO_RESPONSE
+
+        words = [SimData(0, count=65536, datatype=DataType.REGISTERS)]
+        bits = [SimData(0, count=4096, datatype=DataType.BITS)]
+        return SimDevice(id=0, simdata=(bits, list(bits), words, list(words)), action=action)
+
     async def start(self) -> None:
         for (gw_id, bus_id), devices in self._devices_by_bus().items():
             bus = next(b for b in self.config.gateway(gw_id).buses if b.id == bus_id)
-            server = self._server(gw_id, bus, devices)
+            server = self._server(gw_id, bus, [*devices, self._absent()])
             self._servers.append(server)
             await server.serve_forever(background=True)
             log.info("simulated bus %s/%s: %d meters on %s", gw_id, bus_id, len(devices), _where(bus))

@@ -199,3 +199,39 @@ def test_sunspec_scale_factor_fits_a_large_inverter():
     assert want["energy_export_kwh"] >= 6.1e6 and want["power_kw"] < -300  # generating at noon
     assert got["energy_export_kwh"] == pytest.approx(want["energy_export_kwh"], abs=0.01 * 10)
     assert got["power_kw"] == pytest.approx(want["power_kw"], abs=0.1)
+
+
+def test_absent_unit_answers_gateway_target_failed(tmp_path):
+    """A unit id with no meter answers exception 11, as behind an RS-485-to-TCP converter."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from pymodbus.client import AsyncModbusTcpClient
+
+    from accounting.config import parse_config
+    from simulator.clock import SimClock
+    from simulator.server import ParkServer
+    from tests.services import free_port
+
+    port = free_port()
+    config = parse_config({"parks": [{"id": "p", "name": "P", "meters": [
+        {"id": "grid", "carrier": "electricity", "role": "grid", "boundary": True, "gateway": "g",
+         "modbus": {"bus": "b", "unit": 1}, "profile": "generic_float32"}]}],
+        "gateways": [{"id": "g", "park": "p", "buses": [{"id": "b", "port": port}]}]})
+
+    async def probe():
+        server = ParkServer(config, SimClock(datetime.now(UTC), speed=1))
+        await server.start()
+        client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+        await client.connect()
+        try:
+            present = await client.read_holding_registers(0, count=2, device_id=1)
+            absent = await client.read_holding_registers(0, count=2, device_id=99)
+        finally:
+            client.close()
+            await server.stop()
+        return present, absent
+
+    present, absent = asyncio.run(probe())
+    assert not present.isError()
+    assert absent.isError() and absent.exception_code == 11
