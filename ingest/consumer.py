@@ -87,6 +87,15 @@ class Ingest:
             return self._settled(batch, None, exc, client)
         return self._settled(batch, rows, None, client)
 
+    def _bounded(self, messages: list[tuple[int, mqtt.MQTTMessage]]) -> list[tuple[int, mqtt.MQTTMessage]]:
+        """At most RECEIVE_MAXIMUM messages of lost connections kept (the newest): memory stays
+        bounded through repeated reconnects while the store is down."""
+        old = [(g, m) for g, m in messages if g != self.generation]
+        if len(old) <= RECEIVE_MAXIMUM:
+            return messages
+        drop = {id(m) for _, m in old[: len(old) - RECEIVE_MAXIMUM]}
+        return [(g, m) for g, m in messages if id(m) not in drop]
+
     def _take(self) -> "_Batch":
         batch = _Batch(self.pending, self.pending_bytes, self.clock())
         self.pending, self.pending_bytes = [], 0
@@ -106,8 +115,7 @@ class Ingest:
     def _settled(self, batch: "_Batch", rows: list[Row] | None, exc: Exception | None,
                  client: mqtt.Client | None) -> bool:
         if exc is not None:
-            # messages of a connection that has gone since are redelivered by the broker anyway
-            keep = [(g, m) for g, m in batch.messages if g == self.generation]
+            keep = self._bounded(batch.messages)
             self.pending = keep + self.pending
             self.pending_bytes += sum(len(m.payload) for _, m in keep)
             self.stats["sink_errors"] += 1
@@ -121,7 +129,7 @@ class Ingest:
         if client is not None:
             for gen, msg in batch.messages:
                 if gen != self.generation:
-                    break  # the connection they came on is gone; the broker redelivers them
+                    continue  # its connection is gone: a packet id means nothing on the new one
                 client.ack(msg.mid, msg.qos)
                 self.stats["acked"] += 1
         for letter, (kind, digest) in batch.dead:
@@ -215,11 +223,13 @@ class Ingest:
 
         def on_disconnect(_c, _u, _flags, reason, _props):
             self.connected.clear()
-            # unacknowledged messages of the lost connection are redelivered on the resumed
-            # session; their packet ids must never be acknowledged on the new connection
+            # Messages of the lost connection stay pending and are written (writes are idempotent)
+            # but never acknowledged: their packet ids mean nothing on the next connection. The
+            # broker redelivers them if it still has them; if it crashed before saving them, this
+            # write is the only copy left.
             self.generation += 1
-            self.pending.clear()
-            self.pending_bytes = 0
+            self.pending = self._bounded(self.pending)
+            self.pending_bytes = sum(len(m.payload) for _, m in self.pending)
             if not self.stop.is_set():
                 log.warning("ingest %s lost the broker (%s); reconnecting", self.client_id, reason)
 

@@ -167,6 +167,35 @@ def test_influxdb_outage_mid_stream_loses_and_duplicates_nothing(tmp_path, mosqu
         assert latest.values == gw.sent[("m0-0", int((T0 + timedelta(seconds=449)).timestamp() * 1000))]
 
 
+def test_messages_held_when_the_broker_crashes_and_forgets_them_are_still_written(tmp_path, mosquitto, influxdb_v1):
+    """Mosquitto acknowledges a QoS 1 publish before it saves it: a kill -9 can lose messages it
+    already handed to a worker. The worker writes what it holds (writes are idempotent) instead of
+    waiting for a redelivery that will not come, and never acknowledges them on the new connection."""
+    config = parse_config(make_config(tmp_path, mosquitto.port, {"kind": "influx_v1", "url": influxdb_v1.url,
+                                                                  "database": "crash", "timeout_s": 2}), "crash")
+    worker = Worker(config)
+    gw = Gateway(mosquitto.port, "gw-0")
+    try:
+        influxdb_v1.stop()  # the worker holds everything, unacknowledged
+        for step in range(50):
+            gw.publish(gw.message(step))
+        wait_for(lambda: len(worker.ingest.pending) == 50, 20, message="50 messages held")
+        gw.close()
+        mosquitto.kill9()
+        for f in mosquitto.data_dir.iterdir():  # the broker lost its state: nothing to redeliver
+            f.unlink()
+        mosquitto.start()
+        wait_for(worker.ingest.connected.is_set, 20, message="reconnected")
+        influxdb_v1.start()
+        wait_for(lambda: worker.ingest.stats["written"] >= 250 and not worker.ingest.pending, 30,
+                 message="held messages written")
+    finally:
+        worker.stop()
+    assert worker.ingest.stats["redelivered"] == 0 and worker.ingest.stats["acked"] == 0
+    assert influx_points(influxdb_v1, "crash") == gw.sent
+    assert count_points(influxdb_v1, "crash") == 250
+
+
 def test_receive_maximum_bounds_what_a_worker_holds_while_the_store_is_down(tmp_path, mosquitto, influxdb_v1):
     """Mosquitto honours the v5 client's Receive Maximum (instead of its max_inflight_messages, 20):
     a worker whose store is down holds at most RECEIVE_MAXIMUM messages; the rest wait in the broker."""
