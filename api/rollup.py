@@ -20,6 +20,7 @@ from accounting.quantities import CARRIER_QUANTITIES, COUNTERS
 from api.db import sessions
 from api.models import Dirty, IntervalEnergy
 from gateway import profile as profiles
+from ingest.rows import SinkUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +97,20 @@ class Rollup:
         return done
 
     def run(self) -> None:
+        store_down = False
         while not self.stop.is_set():
             try:
                 self.run_once()
+            except SinkUnavailable as exc:  # an outage: one line when it starts, one when it ends
+                if not store_down:
+                    log.warning("time-series store unavailable, accounting waits: %s", exc)
+                store_down = True
             except Exception:  # keep the service alive; the day stays dirty and is retried
                 log.exception("accounting pass failed; retrying")
             else:
+                if store_down:
+                    log.info("time-series store is back; accounting resumed")
+                store_down = False
                 if self.config.accounting.heartbeat_file:
                     Path(self.config.accounting.heartbeat_file).touch()
             self.stop.wait(self.config.accounting.interval_s)

@@ -176,8 +176,8 @@ class ParkServer:
             for i in range(count):
                 registers[address - start + i] = self.faults.rng.getrandbits(16)
             return None
-        if self.served is not None:
-            self.served.setdefault(meter_id, []).append((now, values))
+        if self.served is not None:  # stamped with the model's own time: exactly what `values` show
+            self.served.setdefault(meter_id, []).append((self.model_of(meter_id).now, values))
         raw = profiles.encode(profile, values, self._scale_factor(meter_id, profile, values))
         for i in range(count):
             word = raw.get((fc, address + i))

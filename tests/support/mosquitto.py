@@ -30,6 +30,7 @@ class Mosquitto:
         allow_anonymous: bool | None = None,
         port: int | None = None,
         tls: tuple[str, str, str] | None = None,
+        extra: list[str] = (),
     ) -> None:
         self.host = HOST
         self.port = port or free_port()
@@ -38,6 +39,7 @@ class Mosquitto:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.users = dict(users or {})
         self.tls = tls  # (cafile, certfile, keyfile): the listener speaks TLS only
+        self.extra = list(extra)  # more mosquitto.conf lines, e.g. "max_queued_messages 0"
         self.conf_path = workdir / "mosquitto.conf"
         # Without users, anonymous access is the only way in; with users, it is opt-in.
         anonymous = allow_anonymous if allow_anonymous is not None else not self.users
@@ -64,6 +66,7 @@ class Mosquitto:
             # As root mosquitto would switch to the `mosquitto` user, who cannot enter
             # pytest's private tmp folders; stay whoever runs the tests.
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+            *self.extra,
         ]
         if self.users:
             password_file = self.workdir / "passwd"
