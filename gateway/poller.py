@@ -81,7 +81,13 @@ class BusPoller:
         loop = asyncio.get_running_loop()
         due = {m.id: loop.time() for m in self.meters}
         by_id = {m.id: m for m in self.meters}
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # On Python 3.11 asyncio.wait_for (inside pymodbus) can swallow a cancellation
+                # that arrives together with the answer; without this check a busy bus would
+                # poll on after its gateway was told to stop.
+                raise asyncio.CancelledError
             meter_id = min(due, key=due.get)
             delay = due[meter_id] - loop.time()
             if delay > 0:

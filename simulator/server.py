@@ -213,37 +213,51 @@ class ParkServer:
             action=partial(self._action, meter.id, profile),
         )
 
-    def _devices_by_bus(self) -> dict[tuple[str, str], list[SimDevice]]:
-        out: dict[tuple[str, str], list[SimDevice]] = {}
+    def _meters_by_bus(self) -> dict[tuple[str, str], list[Meter]]:
+        out: dict[tuple[str, str], list[Meter]] = {}
         for park in self.config.parks:
             for m in park.meters:
-                out.setdefault((m.gateway, m.modbus.bus), []).append(self._device(m))
+                out.setdefault((m.gateway, m.modbus.bus), []).append(m)
         return out
 
-    @staticmethod
-    def _absent() -> SimDevice:
+    def _absent(self, meters: list[Meter]) -> SimDevice:
         """Every unit id with no meter behind it (pymodbus id 0 = all others).
 
         Answered with exception 11, "gateway target device failed to respond", as RS-485-to-TCP
         converters do (pymodbus would otherwise answer exception 4, "device failure", which
-        reads as a meter that is present). On a real serial line an absent unit is silent;
-        the simulator cannot be silent without stalling the whole simulated line, so it
-        answers exception 11 there too (docs/simulator.md).
+        reads as a meter that is present), for the register blocks of the profiles used on the
+        bus (what a scan reads); other addresses answer exception 2. Covering all 65,536 words
+        instead would cost pymodbus seconds per bus at start. On a real serial line an absent
+        unit is silent; the simulator cannot be silent without stalling the whole simulated
+        line, so it answers exception 11 there too (docs/simulator.md).
         """
         async def action(*_args) -> ExcCodes:
             return ExcCodes.GATEWAY_NO_RESPONSE
 
-        words = [SimData(0, count=65536, datatype=DataType.REGISTERS)]
-        bits = [SimData(0, count=4096, datatype=DataType.BITS)]
-        return SimDevice(id=0, simdata=(bits, list(bits), words, list(words)), action=action)
+        spans: dict[int, list[tuple[int, int]]] = {3: [], 4: []}
+        for m in meters:
+            for b in profiles.plan(self._profiles[m.id]):
+                spans[b.function].append((b.start, b.start + b.count))
+        tables = {}
+        for fc, ranges in spans.items():
+            merged: list[list[int]] = []
+            for a, b in sorted(ranges):
+                if merged and a <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], b)
+                else:
+                    merged.append([a, b])
+            tables[fc] = [SimData(a, count=b - a, datatype=DataType.REGISTERS) for a, b in merged] \
+                or [SimData(65535, datatype=DataType.REGISTERS)]
+        bits = [SimData(65535, datatype=DataType.BITS)]
+        return SimDevice(id=0, simdata=(bits, list(bits), tables[3], tables[4]), action=action)
 
     async def start(self) -> None:
-        for (gw_id, bus_id), devices in self._devices_by_bus().items():
+        for (gw_id, bus_id), meters in self._meters_by_bus().items():
             bus = next(b for b in self.config.gateway(gw_id).buses if b.id == bus_id)
-            server = self._server(gw_id, bus, [*devices, self._absent()])
+            server = self._server(gw_id, bus, [*map(self._device, meters), self._absent(meters)])
             self._servers.append(server)
             await server.serve_forever(background=True)
-            log.info("simulated bus %s/%s: %d meters on %s", gw_id, bus_id, len(devices), _where(bus))
+            log.info("simulated bus %s/%s: %d meters on %s", gw_id, bus_id, len(meters), _where(bus))
 
     def _server(self, gw_id: str, bus: Bus, devices: list[SimDevice]):
         if bus.transport == "rtu":
