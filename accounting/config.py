@@ -89,6 +89,9 @@ class Sink(Frozen):
     username: str | None = None
     password_env: str | None = None
     token_env: str | None = None
+    reader: Literal["influxql", "victoria_metrics"] = Field(
+        "influxql", description="influx_v2: how accounting reads back: InfluxQL on the /query API "
+        "(InfluxDB 2.7+, 1.8+) or VictoriaMetrics' export API")
     batch_lines: int = Field(5000, ge=1, le=100000)
     timeout_s: float = Field(10, gt=0)
 

@@ -51,8 +51,26 @@ def test_influx_v1_sink_is_idempotent(influxdb_v1):
     assert influxdb_v1.query("SELECT count(seq) FROM reading", db="idem")["results"][0]["series"][0]["values"][0][1] == 10
 
 
+def test_influx_v2_sink_reads_back_with_influxql(influxdb_v1, monkeypatch):
+    """The v2 sink's default reader: InfluxQL on /query with the bucket as database and the token,
+    as InfluxDB 2.7+ serves it through its 1.x compatibility API. Debian has no InfluxDB 2.x, so
+    the query side runs against InfluxDB 1.6.7 (which ignores the token with auth off); the data
+    were written with the v1 API, since 1.6 has no v2 write endpoint."""
+    InfluxV1Sink(Sink(kind="influx_v1", url=influxdb_v1.url, database="bucket-a")).write(rows(10))
+    monkeypatch.setenv("LINGTAN_TEST_TOKEN", "t0ken")
+    sink = InfluxV2Sink(Sink(kind="influx_v2", url=influxdb_v1.url, bucket="bucket-a", token_env="LINGTAN_TEST_TOKEN"))
+    try:
+        assert sink.http.headers["Authorization"] == "Token t0ken"
+        assert sink.series(PARK, "m0-0", "energy_import_kwh", T, T + 10_000) == [(T + i * 1000, 100.0 + i)
+                                                                               for i in range(10)]
+        assert sink.neighbours(PARK, "m0-0", "energy_import_kwh", T + 2500) == ((T + 2000, 102.0), (T + 3000, 103.0))
+        assert sink.neighbours(PARK, "m0-0", "energy_import_kwh", T) == (None, (T, 100.0))
+    finally:
+        sink.close()
+
+
 def test_influx_v2_sink_on_victoria_metrics_writes_and_reads_back(victoria_metrics):
-    sink = InfluxV2Sink(Sink(kind="influx_v2", url=victoria_metrics.url, timeout_s=5))
+    sink = InfluxV2Sink(Sink(kind="influx_v2", url=victoria_metrics.url, timeout_s=5, reader="victoria_metrics"))
     sink.write(rows(10))
     sink.write(rows(10))
     sink.write(rows(5, seq0=100, bump=0.5))
@@ -74,7 +92,7 @@ def test_sinks_report_an_unreachable_store(tmp_path, influxdb_v1, victoria_metri
     influxdb_v1.stop()
     victoria_metrics.stop()
     for sink in (InfluxV1Sink(Sink(kind="influx_v1", url=influxdb_v1.url, timeout_s=2)),
-                 InfluxV2Sink(Sink(kind="influx_v2", url=victoria_metrics.url, timeout_s=2))):
+                 InfluxV2Sink(Sink(kind="influx_v2", url=victoria_metrics.url, timeout_s=2, reader="victoria_metrics"))):
         with pytest.raises(SinkUnavailable) as err:
             sink.write(rows(1))
         assert not isinstance(err.value, SinkRejected)
@@ -108,7 +126,7 @@ def test_a_message_the_store_refuses_is_dead_lettered_not_retried_forever(tmp_pa
 
 
 def test_victoria_metrics_outage_mid_stream(tmp_path, mosquitto, victoria_metrics):
-    config = parse_config(make_config(tmp_path, mosquitto.port, {"kind": "influx_v2", "url": victoria_metrics.url,
+    config = parse_config(make_config(tmp_path, mosquitto.port, {"kind": "influx_v2", "url": victoria_metrics.url, "reader": "victoria_metrics",
                                                                   "timeout_s": 2}), "vm-outage")
     worker = Worker(config)
     gw = Gateway(mosquitto.port, "gw-0")

@@ -4,6 +4,7 @@ import httpx
 
 from accounting.config import Sink
 from ingest.rows import Row, SinkRejected, SinkUnavailable, line_protocol
+from ingest.sinks.influxql import InfluxQLReader
 
 
 class InfluxV1Sink:
@@ -12,6 +13,7 @@ class InfluxV1Sink:
         auth = (sink.username, password or "") if sink.username else None
         self.http = httpx.Client(base_url=sink.url, timeout=sink.timeout_s, auth=auth)
         self._created = False
+        self.reader = InfluxQLReader(self.http, sink.url, sink.database, before_query=self._ensure_database)
 
     def _ensure_database(self) -> None:
         if not self._created:
@@ -37,30 +39,11 @@ class InfluxV1Sink:
             self._post("/write", params={"db": self.sink.database, "precision": "ms"},
                        content=line_protocol(rows[i:i + step]))
 
-    def _query(self, q: str) -> list[list]:
-        self._ensure_database()
-        try:
-            resp = self.http.get("/query", params={"db": self.sink.database, "q": q, "epoch": "ms"})
-        except httpx.HTTPError as exc:
-            raise SinkUnavailable(f"influxdb {self.sink.url}: {exc}") from exc
-        if resp.status_code >= 300:
-            raise SinkUnavailable(f"influxdb query: HTTP {resp.status_code} {resp.text[:200]}")
-        result = resp.json()["results"][0]
-        if "error" in result:
-            raise SinkUnavailable(f"influxdb query: {result['error']}")
-        series = result.get("series") or []
-        return series[0]["values"] if series else []
-
     def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
-        rows = self._query(f'SELECT "{quantity}" FROM reading WHERE park=\'{park}\' AND meter=\'{meter}\' '
-                           f'AND time >= {start_ms}ms AND time < {end_ms}ms')
-        return [(t, v) for t, v in rows if v is not None]
+        return self.reader.series(park, meter, quantity, start_ms, end_ms)
 
     def neighbours(self, park: str, meter: str, quantity: str, ts_ms: int):
-        where = f"park='{park}' AND meter='{meter}'"
-        before = self._query(f'SELECT last("{quantity}") FROM reading WHERE {where} AND time < {ts_ms}ms')
-        after = self._query(f'SELECT first("{quantity}") FROM reading WHERE {where} AND time >= {ts_ms}ms')
-        return (tuple(before[0]) if before else None), (tuple(after[0]) if after else None)
+        return self.reader.neighbours(park, meter, quantity, ts_ms)
 
     def close(self) -> None:
         self.http.close()

@@ -2,12 +2,15 @@
 
 Line protocol is built by us (ingest.rows) and handed to the client's synchronous write API in
 gzip-compressed batches of `sink.batch_lines`, so a write either lands or raises and nothing is
-buffered unseen. Reading back (for accounting) is implemented for VictoriaMetrics, through its
-export API (ingest.sinks.victoria); InfluxDB 2.x would need Flux queries, which are not written yet.
+buffered unseen. Reading back (for accounting), by `sink.reader`: `influxql` — InfluxQL on the
+1.x compatibility `/query` API with the bucket as database and the token (InfluxDB 2.7+ maps
+every bucket virtually; 1.8+); `victoria_metrics` — VictoriaMetrics' export API
+(ingest.sinks.victoria). InfluxDB 3 Core's InfluxQL API is not covered by either yet.
 """
 
 import os
 
+import httpx
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
@@ -15,6 +18,7 @@ from urllib3.exceptions import HTTPError
 
 from accounting.config import Sink
 from ingest.rows import Row, SinkRejected, SinkUnavailable, line_protocol
+from ingest.sinks.influxql import InfluxQLReader
 from ingest.sinks.victoria import VictoriaReader
 
 # a 4xx other than these means the store refused the data itself, not that it is unreachable
@@ -28,7 +32,13 @@ class InfluxV2Sink:
         self.client = InfluxDBClient(url=sink.url, token=token, org=sink.org, enable_gzip=True,
                                      timeout=int(sink.timeout_s * 1000))
         self.api = self.client.write_api(write_options=SYNCHRONOUS)
-        self.reader = VictoriaReader(sink.url, sink.timeout_s)
+        self.http = None
+        if sink.reader == "victoria_metrics":
+            self.reader = VictoriaReader(sink.url, sink.timeout_s)
+        else:
+            self.http = httpx.Client(base_url=sink.url, timeout=sink.timeout_s,
+                                     headers={"Authorization": f"Token {token}"} if token else {})
+            self.reader = InfluxQLReader(self.http, sink.url, sink.bucket)
 
     def write(self, rows: list[Row]) -> None:
         step = self.sink.batch_lines
@@ -45,13 +55,16 @@ class InfluxV2Sink:
             raise SinkUnavailable(f"influxdb v2 {self.sink.url}: {exc}") from exc
 
     def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
-        """(ts_ms, value) in [start_ms, end_ms), ordered by time (VictoriaMetrics only)."""
+        """(ts_ms, value) in [start_ms, end_ms), ordered by time."""
         return self.reader.series(park, meter, quantity, start_ms, end_ms)
 
     def neighbours(self, park: str, meter: str, quantity: str, ts_ms: int) -> tuple[tuple | None, tuple | None]:
-        """The last sample before ts_ms and the first at or after it (VictoriaMetrics only)."""
+        """The last sample before ts_ms and the first at or after it."""
         return self.reader.neighbours(park, meter, quantity, ts_ms)
 
     def close(self) -> None:
         self.client.close()
-        self.reader.close()
+        if self.http is not None:
+            self.http.close()
+        else:
+            self.reader.close()
