@@ -79,12 +79,13 @@ def cmd_gateway(args) -> None:
     asyncio.run(run_until_signal([service.run()], []))
 
 
-def _ingest_threads(config: Config, workers: int):
+def _ingest_threads(config: Config, workers: int, partition: tuple[int, int] | None = None):
     from ingest.service import make_ingest, start_metrics
     out, made = [], []
-    for i in range(workers):
-        worker = make_ingest(config, client_id=f"{config.ingest.client_id}-{i}" if workers > 1 else None,
-                             partition=(i, workers))
+    shares = [partition] if partition else [(i, workers) for i in range(workers)]
+    for i, n in shares:
+        worker = make_ingest(config, client_id=f"{config.ingest.client_id}-{i}" if n > 1 else None,
+                             partition=(i, n))
         made.append(worker)
         out.append((threading.Thread(target=worker.run, name=f"ingest-{i}", daemon=True), worker.stop))
     start_metrics(config, made)  # /metrics on ingest.metrics_port, when set
@@ -96,7 +97,23 @@ def cmd_ingest(args) -> None:
     config = _config(args.config)
     if args.workers > 1 and config.ingest.shared_group and config.mqtt.protocol != "5":
         raise ConfigError(f"{args.config}: ingest.shared_group needs mqtt.protocol '5'")
-    asyncio.run(run_until_signal([], _ingest_threads(config, args.workers)))
+    if args.partition and args.workers > 1:
+        raise ConfigError("--partition runs one worker: use it without --workers")
+    if args.partition and config.ingest.shared_group:
+        raise ConfigError(f"--partition {args.partition[0]}/{args.partition[1]}: {args.config}: set "
+                          f"ingest.shared_group to null (static partitioning replaces the shared subscription)")
+    asyncio.run(run_until_signal([], _ingest_threads(config, args.workers, args.partition)))
+
+
+def partition_arg(text: str) -> tuple[int, int]:
+    """'I/N': this process is worker I (0-based) of N."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--partition = {text!r}: expected I/N, e.g. 0/3") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise argparse.ArgumentTypeError(f"--partition = {text!r}: need 0 <= I < N")
+    return i, n
 
 
 def _rollup_thread(config: Config):
@@ -205,6 +222,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--workers", type=int, default=1,
                    help="worker connections (default 1): they share ingest.shared_group, or, without "
                         "one, split the gateways between them (docs/ingest.md)")
+    i.add_argument("--partition", type=partition_arg, metavar="I/N",
+                   help="run worker I (0-based) of N, each in its own process or host, splitting the "
+                        "gateways statically (needs ingest.shared_group: null; docs/scaling.md)")
     service("accounting", cmd_accounting, "turn stored counter readings into interval energy")
     service("api", cmd_api, "serve the REST API and the dashboard")
     c = sub.add_parser("check-config", help="validate a config file and exit")

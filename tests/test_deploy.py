@@ -90,6 +90,10 @@ def test_kubernetes_manifests_validate():
     assert {d["kind"] for d in documents} >= {"Namespace", "ConfigMap", "Deployment", "Service"}
     for d in documents:
         kubernetes_validate.validate(d, kubernetes_validate.latest_version(), strict=True)
-        if d["kind"] == "Deployment":
+        if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "lingtan-ingest":
+            # replica I runs worker I of N: N in --partition must be the replica count
+            args = d["spec"]["template"]["spec"]["containers"][0]["args"]
+            assert args[args.index("--partition") + 1] == f"$(POD_INDEX)/{d['spec']['replicas']}"
+        if d["kind"] in ("Deployment", "StatefulSet"):
             container = d["spec"]["template"]["spec"]["containers"][0]
             assert "secretRef" in container["envFrom"][0], "secrets come from a Secret, never the manifest"

@@ -64,3 +64,23 @@ def test_partitioned_workers_survive_a_broker_restart(tmp_path, mosquitto, influ
     assert workers[0].stats["written"] == workers[1].stats["written"] == 400  # each its own gateway, once
     assert count_points(influxdb_v1, "part") == 800
     assert len(influx_points(influxdb_v1, "part")) == 800
+
+
+def test_cli_partition_runs_worker_i_of_n(tmp_path):
+    """`lingtan ingest --partition I/N` on several hosts: each process takes its share of the gateways."""
+    import argparse
+
+    import pytest
+
+    from api.cli import _ingest_threads, partition_arg
+
+    config = parse_config(make_config(tmp_path, 1883, {"kind": "sqlite", "path": str(tmp_path / "ts.db")},
+                                      gateways=4, shared_group=None))
+    assert partition_arg("1/3") == (1, 3)
+    for bad in ("3/3", "1", "a/b", "-1/2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--partition"):
+            partition_arg(bad)
+    [(thread, _stop)] = _ingest_threads(config, 1, (1, 2))
+    worker = thread._target.__self__
+    assert worker.client_id == "lingtan-ingest-1"
+    assert worker.topics() == ["lingtan/v1/ing-park/gw-1/readings", "lingtan/v1/ing-park/gw-3/readings"]
