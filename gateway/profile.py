@@ -8,6 +8,7 @@ would publish W as kW is rejected at load time.
 
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -165,11 +166,12 @@ def decode(profile: Profile, registers: dict[tuple[int, int], int]) -> dict[str,
     return values
 
 
-def encode(profile: Profile, values: dict[str, float], sf: int = 0) -> dict[tuple[int, int], int]:
+def encode(profile: Profile, values: dict[str, float], sf: int | Mapping[int, int] = 0) -> dict[tuple[int, int], int]:
     """Raw registers for engineering values, as the device would present them.
 
     Integer types wrap around like a real register does (a uint32 counter rolls over); `sf` is
-    the SunSpec scale factor written to scale-factor registers.
+    the SunSpec scale factor written to scale-factor registers: one for all, or one per
+    scale-factor register address (as a device has: W_SF, Hz_SF, WH_SF, ...).
     """
     out: dict[tuple[int, int], int] = {}
     for reg in profile.registers:
@@ -177,8 +179,9 @@ def encode(profile: Profile, values: dict[str, float], sf: int = 0) -> dict[tupl
             continue
         raw = values[reg.quantity] / reg.scale
         if reg.sf_address is not None:
-            raw /= 10.0 ** sf
-            out[(reg.function, profile.pdu_address(reg.sf_address))] = sf & 0xFFFF
+            power = sf.get(reg.sf_address, 0) if isinstance(sf, Mapping) else sf
+            raw /= 10.0 ** power
+            out[(reg.function, profile.pdu_address(reg.sf_address))] = power & 0xFFFF
         code, words = _FORMATS[reg.type]
         if code in "fd":
             data = struct.pack(">" + code, raw)

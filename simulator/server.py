@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 _INTEGER_TYPES = {"int16": (16, True), "uint16": (16, False), "int32": (32, True), "uint32": (32, False),
                   "int64": (64, True), "uint64": (64, False)}
+SF_FLOOR = -2  # the finest SunSpec scale factor the simulated devices use (e.g. Hz_SF -2: 49.99 Hz)
 
 
 def counter_wraps(profile: profiles.Profile) -> dict[str, float]:
@@ -68,7 +69,7 @@ class ParkServer:
                 self._meters[m.id] = (self.models[p.id], m)
         self._profiles = {mid: profiles.load(m.profile) for mid, (_, m) in self._meters.items()}
         self._wraps = {mid: counter_wraps(p) for mid, p in self._profiles.items()}
-        self._sf: dict[str, int] = {}
+        self._sf: dict[str, dict[int, int]] = {}  # meter -> scale-factor register -> power of ten
         self._carried: dict[tuple[str, int, int, int], set[str]] = {}
         self.faults = Faults(server=self, schedule=list(scenario.faults) if scenario else [])
         self._schedule_counter_faults()
@@ -185,19 +186,21 @@ class ParkServer:
                 registers[address - start + i] = word
         return None
 
-    def _scale_factor(self, meter_id: str, profile: profiles.Profile, values: dict[str, float]) -> int:
-        """SunSpec scale factor: the smallest power of ten (never lowered) at which every
-        SF-scaled value fits its register, as a device sized for its nameplate shows."""
-        sf = self._sf.get(meter_id, 0)
+    def _scale_factor(self, meter_id: str, profile: profiles.Profile, values: dict[str, float]) -> dict[int, int]:
+        """SunSpec scale factors, one per scale-factor register (W_SF, Hz_SF, WH_SF, ...): for each,
+        the smallest power of ten from SF_FLOOR up (never lowered) at which every value scaled by it
+        fits its register, as a device sized for its nameplate shows."""
+        sfs = self._sf.setdefault(meter_id, {})
         for reg in profile.registers:
             if reg.sf_address is None or reg.type not in _INTEGER_TYPES or reg.quantity not in values:
                 continue
             bits, signed = _INTEGER_TYPES[reg.type]
             limit = (1 << (bits - 1 if signed else bits)) - 2  # the top values mean "not implemented"
+            sf = sfs.get(reg.sf_address, SF_FLOOR)
             while abs(values[reg.quantity] / reg.scale) / 10.0 ** sf >= limit and sf < 10:
                 sf += 1
-        self._sf[meter_id] = sf
-        return sf
+            sfs[reg.sf_address] = sf
+        return sfs
 
     def _device(self, meter: Meter) -> SimDevice:
         profile = self._profiles[meter.id]
