@@ -14,7 +14,7 @@ from sqlalchemy import select
 from api.auth import SESSION_COOKIE, Scope, create_user
 from api.db import sessions
 from api.models import ApiKey, DeadLetter, User, WebSession
-from tests.test_api_support import NOW, OTHER, PARK, db_url, make_platform, platform, sqlite_platform  # noqa: F401
+from tests.test_api_support import NOW, OTHER, PARK, db_url, make_platform, platform  # noqa: F401
 
 # liveness, log in / out, and the dashboard's HTML shell (it holds no data; the data needs a login)
 PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/session"), ("DELETE", "/api/v1/session"), ("GET", "/")}
@@ -59,8 +59,8 @@ def call(client, method: str, path: str):
     return client.request(method, path, json=BODIES.get(method))
 
 
-def test_every_route_needs_a_credential(sqlite_platform):
-    p = sqlite_platform
+def test_every_route_needs_a_credential(platform):
+    p = platform
     anonymous = p.client()
     for method, path in api_routes(p.app):
         if (method, path) in PUBLIC:
@@ -98,8 +98,8 @@ def test_a_key_of_another_park_gets_nothing_on_every_route(platform):
     assert other.get("/api/v1/session").json()["parks"] == [OTHER]
 
 
-def test_scopes_are_enforced_on_every_route(sqlite_platform):
-    p = sqlite_platform
+def test_scopes_are_enforced_on_every_route(platform):
+    p = platform
     reader, writer, admin = p.client("read"), p.client("write"), p.client("admin")
     for method, path in api_routes(p.app):
         if (method, path) in PUBLIC:
@@ -116,8 +116,8 @@ def test_scopes_are_enforced_on_every_route(sqlite_platform):
                 assert f"lacks scope '{need}'" in r.json()["detail"]
 
 
-def test_keys_are_stored_hashed_and_can_be_revoked(sqlite_platform):
-    p = sqlite_platform
+def test_keys_are_stored_hashed_and_can_be_revoked(platform):
+    p = platform
     with sessions(p.engine)() as s:
         stored = " ".join(f"{k.id} {k.key_sha256} {k.name} {k.parks}" for k in s.scalars(select(ApiKey)))
     for key in p.keys.values():
@@ -134,8 +134,8 @@ def test_keys_are_stored_hashed_and_can_be_revoked(sqlite_platform):
     assert r.status_code == 401
 
 
-def test_dashboard_login_sets_a_strict_httponly_cookie_and_logout_ends_it(sqlite_platform):
-    p = sqlite_platform
+def test_dashboard_login_sets_a_strict_httponly_cookie_and_logout_ends_it(platform):
+    p = platform
     with sessions(p.engine).begin() as s:
         create_user(s, username="li", password="correct horse battery", parks=[PARK], scopes=[Scope.READ], now=NOW)
     with sessions(p.engine)() as s:

@@ -147,9 +147,3 @@ def platform(db_url) -> Platform:
     yield p
     p.engine.dispose()
 
-
-@pytest.fixture
-def sqlite_platform(tmp_path) -> Platform:
-    p = make_platform(f"sqlite:///{tmp_path / 'platform.db'}")
-    yield p
-    p.engine.dispose()

@@ -134,6 +134,37 @@ def test_two_workers_share_the_load_and_store_every_reading_once(tmp_path, mosqu
     assert count_points(influxdb_v1, "two") == len(sent)
 
 
+def test_sqlite_store_through_mqtt_equals_what_was_sent(tmp_path, mosquitto):
+    """The demo's embedded store, read back value by value after the whole MQTT path, with every
+    message published twice (a gateway replaying after a lost PUBACK)."""
+    from ingest.sinks.sqlite import SqliteSink
+
+    path = tmp_path / "ts.db"
+    config = parse_config(make_config(tmp_path, mosquitto.port, {"kind": "sqlite", "path": str(path)}), "sqlite")
+    worker = Worker(config)
+    gateways = [Gateway(mosquitto.port, "gw-0"), Gateway(mosquitto.port, "gw-1")]
+    try:
+        for step in range(60):
+            for gw in gateways:
+                payload = gw.message(step)
+                gw.publish(payload)
+                gw.publish(payload)
+        wait_for(lambda: worker.ingest.stats["received"] >= 240 and not worker.ingest.pending, 30,
+                 message="all received")
+    finally:
+        worker.stop()
+        for gw in gateways:
+            gw.close()
+    sent = {k: v for gw in gateways for k, v in gw.sent.items()}
+    sink = SqliteSink(str(path))
+    stored: dict[tuple[str, int], dict] = {}
+    for meter in {m for m, _ in sent}:
+        for quantity in ("energy_import_kwh", "power_kw"):
+            for ts, value in sink.series(PARK, meter, quantity, 0, 2**62):
+                stored.setdefault((meter, ts), {})[quantity] = value
+    assert stored == sent and len(sent) == 600
+
+
 def test_influxdb_outage_mid_stream_loses_and_duplicates_nothing(tmp_path, mosquitto, influxdb_v1):
     config = parse_config(make_config(tmp_path, mosquitto.port, {"kind": "influx_v1", "url": influxdb_v1.url,
                                                                   "database": "outage", "timeout_s": 2}), "outage")

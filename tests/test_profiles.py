@@ -129,6 +129,33 @@ def test_word_and_byte_order(word_order, byte_order, words):
     assert decode(profile, {(3, 0): words[0], (3, 1): words[1]}) == {"voltage_v": 230.0}
 
 
+@pytest.mark.parametrize(("type_", "word_order", "words", "scale", "value"), [
+    ("int16", "big", [0xFF38], 0.1, -20.0),  # -200 × 0.1: two's complement
+    ("uint16", "big", [0xFF38], 0.1, 6533.6),  # the same word unsigned: 65,336 × 0.1
+    ("int32", "little", [0xFF38, 0xFFFF], 1.0, -200.0),  # low word first
+    # 12,345,678,901,234 Wh = 0x0000_0B3A_73CE_2FF2, Wh -> kWh
+    ("uint64", "big", [0x0000, 0x0B3A, 0x73CE, 0x2FF2], 0.001, 12_345_678_901.234),
+    ("uint64", "little", [0x2FF2, 0x73CE, 0x0B3A, 0x0000], 0.001, 12_345_678_901.234),
+    ("int64", "big", [0xFFFF, 0xFFFF, 0xFFFF, 0xFC18], 0.001, -1.0),  # -1000 Wh
+    ("float64", "big", [0x4059, 0x0000, 0x0000, 0x0000], 1.0, 100.0),  # IEEE-754 binary64 of 100
+])
+def test_integer_and_64_bit_types(type_, word_order, words, scale, value):
+    """Raw registers in, engineering value out, for the types and orders no shipped golden case uses;
+    and the encoder (the simulator's side) gives back the same words."""
+    profile = parse_profile(
+        {
+            "name": "types", "title": "t", "source": "worked by hand (two's complement, IEEE-754)",
+            "addressing": 0,
+            "registers": [{"quantity": "energy_import_kwh", "address": 10, "type": type_, "scale": scale,
+                           "unit": "kWh", "word_order": word_order}],
+        },
+        "types.yaml",
+    )
+    registers = {(3, 10 + i): w for i, w in enumerate(words)}
+    assert decode(profile, registers)["energy_import_kwh"] == pytest.approx(value, rel=1e-12)
+    assert encode(profile, {"energy_import_kwh": value}) == registers
+
+
 # --- invariants of every shipped profile ----------------------------------------------------------
 
 

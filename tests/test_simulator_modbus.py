@@ -47,7 +47,8 @@ async def mbpoll(port: int, unit: int, ref: int, count: int, kind: str) -> dict[
     out, _ = await asyncio.wait_for(proc.communicate(), 20)
     text = out.decode()
     assert proc.returncode == 0, text
-    return {int(r): float(v) for r, v in re.findall(r"^\[(\d+)\]:\s+(\S+)$", text, re.M)}
+    return {int(r): int(v, 16) if v.startswith("0x") else float(v)
+            for r, v in re.findall(r"^\[(\d+)\]:\s+(\S+)$", text, re.M)}
 
 
 def test_mbpoll_reads_datasheet_layouts():
@@ -84,6 +85,37 @@ def test_mbpoll_reads_datasheet_layouts():
     assert adl_energy[11] * 0.01 == pytest.approx(auto["energy_import_kwh"], abs=0.006)
     assert adl_power[363] == pytest.approx(auto["power_kw"] * 1000, abs=0.6)
     assert generic[29] == close(logi["power_kw"])
+
+
+def test_mbpoll_reads_dtsu666_and_sunspec_layouts():
+    """Chint DTSU666 (float32 in 0.1 W / 0.01 Hz units at 2012H/2044H, kWh at 401EH) and a SunSpec
+    inverter (int16 W with its own W_SF, uint16 Hz with Hz_SF, read as raw words) through mbpoll."""
+    config = jiangsu_on_free_ports()
+    ent = config.gateway("gw-ent").buses[0].port
+    hv = config.gateway("gw-hv").buses[0].port
+
+    async def scenario():
+        server = ParkServer(config, ManualClock(NOON))
+        await server.start()
+        try:
+            pt = await mbpoll(ent, 11, 0x2012 + 1, 1, "4:float")
+            freq = await mbpoll(ent, 11, 0x2044 + 1, 1, "4:float")
+            energy = await mbpoll(ent, 11, 0x401E + 1, 1, "4:float")
+            sunspec = await mbpoll(hv, 2, 40084 + 1, 4, "4:hex")  # W, W_SF, Hz, Hz_SF
+            return server.values("ent-semi-main"), server.values("pv-roof-semi"), pt, freq, energy, sunspec
+        finally:
+            await server.stop()
+
+    semi, pv, pt, freq, energy, sunspec = asyncio.run(scenario())
+    close = lambda v: pytest.approx(v, rel=2e-5)  # noqa: E731  mbpoll prints 6 significant digits
+    assert pt[0x2013] == close(semi["power_kw"] * 1e4)  # 0.1 W
+    assert freq[0x2045] == close(semi["frequency_hz"] * 100)  # 0.01 Hz
+    assert energy[0x401F] == close(semi["energy_import_kwh"])
+    signed = lambda w: w - 0x10000 if w & 0x8000 else w  # noqa: E731
+    w, w_sf, hz, hz_sf = (sunspec[40085 + i] for i in range(4))
+    assert pv["power_kw"] < -10  # generating at noon: export, negative in the contract
+    assert signed(w) * 10.0 ** signed(w_sf) == pytest.approx(-pv["power_kw"] * 1000, abs=10.0 ** signed(w_sf))
+    assert signed(hz_sf) == -2 and hz * 0.01 == pytest.approx(pv["frequency_hz"], abs=0.006)
 
 
 def test_rtu_over_a_pty_pair(pty_pair):

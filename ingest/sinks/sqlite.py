@@ -20,7 +20,7 @@ class SqliteSink:
         self._lock = threading.Lock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # a flush is on disk before ingest acknowledges it
         self.db.executescript(_SCHEMA)
 
     def write(self, rows: list[Row]) -> None:
