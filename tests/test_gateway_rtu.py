@@ -11,14 +11,9 @@ from tests.services import free_port
 from tests.test_gateway_harness import START, assert_served_exactly_once, config_of, meter, platform, unique_by_seq
 
 
-def test_rtu_over_a_pseudo_terminal_pair_delivers_every_served_value(tmp_path, pty_pair):
-    buses = [{"id": "bus-rtu", "transport": "rtu", "serial_port": pty_pair.a, "baudrate": 19200,
-              "timeout_s": 1}]  # parity N: a pty refuses E and O (EINVAL)
-    meters = [meter("grid", "bus-rtu", 1, role="grid", interval=0.3), meter("gas", "bus-rtu", 7, "natural_gas", interval=0.3),
-              meter("sdm", "bus-rtu", 9, interval=0.3, profile="eastron_sdm630")]
-    data = platform(meters, buses, free_port(), tmp_path / "spool.db")  # no broker: check the spool
-    data["simulator"] = {"serial_ports": {"gw-1/bus-rtu": pty_pair.b}}
-    config = config_of(data)
+def poll_until_served(config, meters: tuple[str, ...], n: int = 10):
+    """Run the simulator and the gateway until each meter served n values, then stop measuring
+    (exceptions from now on) and the gateway; returns the simulator's served log and the gateway."""
     clock = SimClock(START, speed=60)
 
     async def scenario():
@@ -29,20 +24,37 @@ def test_rtu_over_a_pseudo_terminal_pair_delivers_every_served_value(tmp_path, p
         task = asyncio.create_task(gw.run())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
-        while not all(len(sim.served.get(m, [])) >= 10 for m in ("grid", "gas", "sdm")):
-            assert loop.time() < deadline, f"RTU readings: { {k: len(v) for k, v in sim.served.items()} }"
+        while not all(len(sim.served.get(m, [])) >= n for m in meters):
+            assert loop.time() < deadline, f"readings: { {k: len(v) for k, v in sim.served.items()} }"
             await asyncio.sleep(0.1)
-        sim.faults.modes = {m: "exception" for m in ("grid", "gas", "sdm")}
+        sim.faults.modes = {m: "exception" for m in meters}
         await asyncio.sleep(1.0)  # in-flight polls finish
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await sim.stop()
         return sim.served, gw
 
-    served, gw = asyncio.run(scenario())
-    spool = Spool(tmp_path / "spool.db")
-    readings = unique_by_seq(spool.peek(100_000))
-    spool.close()
+    return asyncio.run(scenario())
+
+
+def spooled(path) -> dict[int, dict]:
+    spool = Spool(path)
+    try:
+        return unique_by_seq(spool.peek(100_000))
+    finally:
+        spool.close()
+
+
+def test_rtu_over_a_pseudo_terminal_pair_delivers_every_served_value(tmp_path, pty_pair):
+    buses = [{"id": "bus-rtu", "transport": "rtu", "serial_port": pty_pair.a, "baudrate": 19200,
+              "timeout_s": 1}]  # parity N: a pty refuses E and O (EINVAL)
+    meters = [meter("grid", "bus-rtu", 1, role="grid", interval=0.3), meter("gas", "bus-rtu", 7, "natural_gas", interval=0.3),
+              meter("sdm", "bus-rtu", 9, interval=0.3, profile="eastron_sdm630")]
+    data = platform(meters, buses, free_port(), tmp_path / "spool.db")  # no broker: check the spool
+    data["simulator"] = {"serial_ports": {"gw-1/bus-rtu": pty_pair.b}}
+    config = config_of(data)
+    served, gw = poll_until_served(config, ("grid", "gas", "sdm"))
+    readings = spooled(tmp_path / "spool.db")
     assert all(h.state == "failing" for h in gw.pollers[0].health.values())  # the fault at the end
     assert_served_exactly_once(config, served, readings, meters=["grid", "gas"])
     # the SDM630 profile (float32, input registers): its import counter as served, to float32 precision
@@ -59,30 +71,8 @@ def test_rtu_over_tcp_delivers_every_served_value(tmp_path):
     meters = [meter("grid", "bus-rot", 1, role="grid", interval=0.2), meter("heat", "bus-rot", 3, "heat", interval=0.2),
               meter("adl", "bus-rot", 5, interval=0.2, profile="acrel_adl400")]
     config = config_of(platform(meters, buses, free_port(), tmp_path / "spool.db"))  # no broker: check the spool
-    clock = SimClock(START, speed=60)
-
-    async def scenario():
-        sim = ParkServer(config, clock)
-        sim.served = {}
-        await sim.start()
-        gw = GatewayService(config, "gw-1", clock=clock.now)
-        task = asyncio.create_task(gw.run())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while not all(len(sim.served.get(m, [])) >= 10 for m in ("grid", "heat", "adl")):
-            assert loop.time() < deadline, f"RTU-over-TCP readings: { {k: len(v) for k, v in sim.served.items()} }"
-            await asyncio.sleep(0.1)
-        sim.faults.modes = {m: "exception" for m in ("grid", "heat", "adl")}
-        await asyncio.sleep(1.0)  # in-flight polls finish
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await sim.stop()
-        return sim.served
-
-    served = asyncio.run(scenario())
-    spool = Spool(tmp_path / "spool.db")
-    readings = unique_by_seq(spool.peek(100_000))
-    spool.close()
+    served, _gw = poll_until_served(config, ("grid", "heat", "adl"))
+    readings = spooled(tmp_path / "spool.db")
     assert_served_exactly_once(config, served, readings, meters=["grid", "heat"])
     # the Acrel ADL400 holds energy in a uint32 of 0.01 kWh: values as served, to that resolution
     adl = [r["values"]["energy_import_kwh"] for _, r in sorted(readings.items()) if r["meter"] == "adl"]
