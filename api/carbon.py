@@ -14,7 +14,7 @@ from accounting.activity import Activity, Period
 from accounting.balance import park_balance
 from accounting.park import Carrier, Park, Role
 from api import schemas
-from api.models import IntervalEnergy, Latest
+from api.models import ActivityRecord, IntervalEnergy, Latest
 from api.rollup import day_bounds
 
 
@@ -33,11 +33,12 @@ def meter_totals(session: Session, park: Park, first: date, last: date) -> tuple
     return totals, (sum(completeness) / len(completeness) if completeness else 0.0)
 
 
-def figures(park: Park, totals: dict, year: int, through: date | None = None) -> dict:
-    """Energy by carrier, electricity split, tce and CO2 of meter totals, by the pure core."""
+def figures(park: Park, totals: dict, year: int, through: date | None = None, factors: dict | None = None) -> dict:
+    """Energy by carrier, electricity split, tce and CO2 of meter totals, by the pure core, with the
+    park's factor values for the year (`factors`, from its activity data) over the defaults."""
     bal = park_balance(park, totals)
     base = Activity(park=park.id, year=year, framework=park.framework, park_type=park.park_type,
-                    period=Period(through=through))
+                    period=Period(through=through), factors=factors or {})
     result = account(bal.to_activity(base))
     split = result.energy.electricity
     energy_tce = result.energy.total_tce
@@ -87,15 +88,21 @@ def meter_coverage(session: Session, park: Park, first: date, last: date, now: d
     return {m: min(1.0, c / slots) for m, c in covered.items() if m in ids}
 
 
+def entered_factors(session: Session, park: Park, year: int) -> dict:
+    """Factor values the park entered for `year` with its activity data (validated on entry)."""
+    record = session.get(ActivityRecord, (park.id, year))
+    return dict(record.data.get("factors") or {}) if record else {}
+
+
 def period(session: Session, park: Park, name: str, first: date, last: date) -> schemas.PeriodFigures:
     totals, completeness = meter_totals(session, park, first, last)
     start, _ = day_bounds(first, park.zone)
     _, end = day_bounds(last, park.zone)
     return schemas.PeriodFigures(period=name, start=start, end=end, completeness=round(completeness, 6),
-                                 **figures(park, totals, first.year, last))
+                                 **figures(park, totals, first.year, last, entered_factors(session, park, first.year)))
 
 
-def carbon_rate_t_per_h(park: Park, latest: dict[str, Latest], year: int) -> float:
+def carbon_rate_t_per_h(park: Park, latest: dict[str, Latest], year: int, factors: dict | None = None) -> float:
     """CO2 per hour if the boundary flows measured now went on for an hour."""
     hour: dict[str, dict[str, float]] = {}
     for m in park.meters:
@@ -110,7 +117,7 @@ def carbon_rate_t_per_h(park: Park, latest: dict[str, Latest], year: int) -> flo
             hour[m.id] = {"gas_m3": v.get("gas_flow_m3h", 0.0)}
         elif m.carrier is Carrier.HEAT:
             hour[m.id] = {"heat_gj": max(v.get("heat_power_kw", 0.0), 0.0) * 3.6e-3}  # kWh(th) -> GJ
-    return figures(park, hour, year)["co2_t"]
+    return figures(park, hour, year, factors=factors)["co2_t"]
 
 
 def power(park: Park, latest: dict[str, Latest]) -> schemas.PowerOut:
@@ -142,7 +149,7 @@ def realtime(park: Park, session: Session, now: datetime) -> schemas.Realtime:
     p = power(park, latest)
     return schemas.Realtime(
         park=park.id, time=now.astimezone(UTC), power=p,
-        carbon_rate_t_per_h=carbon_rate_t_per_h(park, latest, today.year),
+        carbon_rate_t_per_h=carbon_rate_t_per_h(park, latest, today.year, entered_factors(session, park, today.year)),
         today=period(session, park, "today", today, today),
         month=period(session, park, "month", today.replace(day=1), today),
         year=period(session, park, "year", today.replace(month=1, day=1), today),

@@ -119,6 +119,7 @@ def series(session: Session, park: Park, scope: str, ident: str, step: str, firs
     totals: list[dict[str, dict[str, float]]] = [defaultdict(dict) for _ in bs]
     covered: list[dict[str, float]] = [defaultdict(float) for _ in bs]
     per_quantity: list[dict[tuple[str, str], float]] = [defaultdict(float) for _ in bs]
+    factors: dict[int, dict] = {}  # the park's entered factor values, by year
     for meter, quantity, key, amount, comp in _rows(session, park, ids, step, first, last):
         i = bucket_of(key)
         if i is None:
@@ -138,7 +139,10 @@ def series(session: Session, park: Park, scope: str, ident: str, step: str, firs
         comp = (sum(min(1.0, covered[i].get(m, 0.0) / slots) for m in coverage_meters) / len(coverage_meters)
                 if coverage_meters else 0.0)
         if scope == "park":
-            values = park_values(park, totals[i], b.start.astimezone(park.zone).year)
+            year = b.start.astimezone(park.zone).year
+            if year not in factors:
+                factors[year] = carbon.entered_factors(session, park, year)
+            values = park_values(park, totals[i], year, factors[year])
             units = PARK_UNITS
         else:
             values: dict[str, float] = {}
@@ -161,8 +165,9 @@ def _counters(meter) -> list[str]:
     return sorted(CARRIER_QUANTITIES[meter.carrier.value] & COUNTERS)
 
 
-def park_values(park: Park, totals: dict[str, dict[str, float]], year: int) -> dict[str, float]:
-    f = carbon.figures(park, totals, year)
+def park_values(park: Park, totals: dict[str, dict[str, float]], year: int, factors: dict | None = None
+                ) -> dict[str, float]:
+    f = carbon.figures(park, totals, year, factors=factors)
     e = f["electricity_kwh"]
     onsite = sum(t.get("energy_export_kwh", 0.0) for m, t in totals.items() if park.meter(m).role in GENERATION_ROLES)
     return {

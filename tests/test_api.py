@@ -72,6 +72,32 @@ def test_series_roll_up_in_park_local_time(platform):
     assert c.get(base, params={"first": "2026-06-15", "last": "2026-06-14"}).status_code == 422
 
 
+def test_a_factor_entered_for_the_year_applies_everywhere_and_is_audited(platform):
+    """A park that adopts another grid factor (e.g. a newer published value) enters it with its
+    activity data: realtime, series and indicators are all recomputed with it, and the audit
+    records what changed, when and by whom."""
+    w = platform.client("write")
+    rt = lambda: w.get(f"/api/v1/parks/{PARK}/carbon/realtime").json()  # noqa: E731
+    series = lambda: w.get(f"/api/v1/parks/{PARK}/series", params={"step": "day"}).json()["points"]  # noqa: E731
+    before, before_series = rt(), series()
+    grid_kwh = before["year"]["electricity_kwh"]["grid_consumed"]
+    assert grid_kwh > 0
+    r = w.put(f"/api/v1/parks/{PARK}/activity/2026", json={"factors": {"co2.electricity.fossil": {
+        "value": 0.5366, "unit": "kgCO2/kWh", "source": "test: a lower grid factor"}}})
+    assert r.status_code == 200, r.text
+    after = rt()
+    drop = grid_kwh * (0.8325 - 0.5366) / 1000  # t
+    assert after["year"]["co2_t"] == pytest.approx(before["year"]["co2_t"] - drop, rel=1e-9)
+    assert after["year"]["energy_tce"] == pytest.approx(before["year"]["energy_tce"])
+    assert after["carbon_rate_t_per_h"] <= before["carbon_rate_t_per_h"]
+    ind = w.get(f"/api/v1/parks/{PARK}/indicators/2026").json()
+    assert ind["co2_t"] == pytest.approx(after["year"]["co2_t"], rel=1e-9)
+    assert sum(p["values"]["co2_t"] for p in series()) < sum(p["values"]["co2_t"] for p in before_series)
+    audit = platform.client("admin").get(f"/api/v1/parks/{PARK}/audit").json()["items"]
+    assert audit[0]["changes"][0]["path"].startswith("factors.co2.electricity.fossil")
+    assert audit[0]["actor"].startswith("key:")
+
+
 def test_activity_data_is_validated_audited_and_feeds_indicators(platform):
     w = platform.client("write")
     url = f"/api/v1/parks/{PARK}/activity/2026"
