@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from accounting.config import Config, ConfigError, parse_config
+from accounting.config import Config, ConfigError
 
 log = logging.getLogger("lingtan")
 

@@ -7,7 +7,6 @@ registers of one unit and prints the raw words and the decoded value, or a whole
 a device profile. Both use the bus settings of the gateway's config, with `retries` 0.
 """
 
-import argparse
 import asyncio
 import struct
 import sys

@@ -1,6 +1,5 @@
 """`lingtan demo` as a user runs it: a subprocess, the two endpoints within 60 s, clean Ctrl-C."""
 
-import os
 import signal
 import subprocess
 import sys

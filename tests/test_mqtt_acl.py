@@ -5,7 +5,6 @@ import sys
 import threading
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from accounting.config import parse_config
 from gateway.acl import acl_text, write_auth

@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ import yaml
 from sqlalchemy import select
 
 from accounting.config import Config, parse_config
-from accounting.park import Carrier
 from accounting.quantities import CARRIER_QUANTITIES, COUNTERS
 from api.db import make_engine, sessions
 from api.models import IntervalEnergy
