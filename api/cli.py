@@ -228,7 +228,7 @@ def parser() -> argparse.ArgumentParser:
     service("accounting", cmd_accounting, "turn stored counter readings into interval energy")
     service("api", cmd_api, "serve the REST API and the dashboard")
     c = sub.add_parser("check-config", help="validate a config file and exit")
-    c.add_argument("config", metavar="FILE")
+    c.add_argument("config", metavar="FILE", help="platform config file (YAML) to validate")
     c.set_defaults(func=cmd_check_config)
     a = sub.add_parser("account", help="evaluate a park and period from an activity-data file; JSON out",
                        description="Offline 零碳园区 accounting from statistics (docs/activity-data.md).")

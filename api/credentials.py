@@ -121,13 +121,13 @@ def add_credential_parsers(sub, config_loader) -> None:
     c.add_argument("--name", help="what the key is for (shown by list)")
     command(keys, "list", cmd_keys_list, "list keys (ids, parks, scopes; never the keys)")
     r = command(keys, "revoke", cmd_keys_revoke, "revoke a key by its id")
-    r.add_argument("key_id", metavar="KEY_ID")
+    r.add_argument("key_id", metavar="KEY_ID", help="the key's id, as `keys list` shows it (not the key)")
 
     users = sub.add_parser("users", help="dashboard users: create, disable").add_subparsers(
         dest="users_command", required=True, metavar="ACTION")
     u = command(users, "create", cmd_users_create, "create a dashboard user (password asked on the terminal)")
-    u.add_argument("username")
+    u.add_argument("username", help="login name for the dashboard")
     park_args(u, "user")
     u.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
     d = command(users, "disable", cmd_users_disable, "disable a dashboard user")
-    d.add_argument("username")
+    d.add_argument("username", help="the user to disable; their sessions end at once")

@@ -103,3 +103,26 @@ def test_park_file_reference_errors_name_the_park_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "platform.yaml")
     assert f"{tmp_path / 'park.yaml'}" in str(err.value) and "meters[0].role = 'gridd'" in str(err.value)
+
+
+def test_every_command_and_option_is_documented_in_help():
+    """`lingtan COMMAND --help` explains every option of every command (nested ones too)."""
+    import argparse
+
+    from api.cli import parser
+
+    def walk(p: argparse.ArgumentParser, path: str):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {c.dest: c.help for c in action._choices_actions}
+                for name, sub in action.choices.items():
+                    assert helps.get(name), f"{path} {name}: no summary in --help"
+                    yield from walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction):
+                yield path, action
+
+    seen = 0
+    for path, action in walk(parser(), "lingtan"):
+        assert action.help and action.help.strip(), f"{path} {'/'.join(action.option_strings) or action.dest}"
+        seen += 1
+    assert seen > 30
