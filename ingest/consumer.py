@@ -58,6 +58,8 @@ class Ingest:
         # (connection generation, message): packet ids are only meaningful on their own connection
         self.pending: list[tuple[int, mqtt.MQTTMessage]] = []
         self.pending_bytes = 0
+        self.inflight_messages = 0  # taken from `pending` for the write in progress
+        self.inflight_bytes = 0
         self.generation = 0
         self.stats: Counter[str] = Counter()  # read by ingest.metrics at scrape time
         self.rejected_by_kind: Counter[str] = Counter()
@@ -66,6 +68,15 @@ class Ingest:
         self.stop = threading.Event()
         self.connected = threading.Event()
         self._recent_dead: OrderedDict[bytes, None] = OrderedDict()  # digests, to skip redelivered ones
+
+    @property
+    def held(self) -> int:
+        """Messages received and not yet acknowledged: pending plus the batch being written."""
+        return len(self.pending) + self.inflight_messages
+
+    @property
+    def held_bytes(self) -> int:
+        return self.pending_bytes + self.inflight_bytes
 
     def parse(self, topic: str, payload: bytes) -> list[Row]:
         """Rows of a readings message, or Rejected naming what is wrong."""
@@ -284,6 +295,7 @@ class Ingest:
                 due = self.pending_bytes >= flush_bytes or (self.pending and now - last_flush >= flush_every_s)
                 if inflight is None and due and now >= retry_at:
                     batch = self._take()
+                    self.inflight_messages, self.inflight_bytes = len(batch.messages), batch.bytes
                     inflight = (batch, writer.submit(self._settle, batch))
                     last_flush = now
         finally:
@@ -298,6 +310,7 @@ class Ingest:
 
     def _finish(self, inflight: "tuple[_Batch, Future]", client: mqtt.Client) -> bool:
         batch, future = inflight
+        self.inflight_messages = self.inflight_bytes = 0
         exc = future.exception()
         if exc is not None and not isinstance(exc, SinkUnavailable):
             log.error("writing a batch failed unexpectedly; it will be retried", exc_info=exc)

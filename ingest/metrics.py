@@ -51,8 +51,8 @@ class IngestCollector:
                 counters[key].add_metric([w.client_id], stats.get(key, 0))
             for kind, n in list(w.rejected_by_kind.items()):
                 rejected.add_metric([w.client_id, kind], n)
-            held.add_metric([w.client_id], len(w.pending))
-            held_bytes.add_metric([w.client_id], w.pending_bytes)
+            held.add_metric([w.client_id], w.held)
+            held_bytes.add_metric([w.client_id], w.held_bytes)
             lag.add_metric([w.client_id], w.lag_s)
             since = w.store_down_since
             down.add_metric([w.client_id], 0.0 if since is None else now - since)

@@ -178,7 +178,7 @@ def test_influxdb_outage_mid_stream_loses_and_duplicates_nothing(tmp_path, mosqu
         for step in range(100, 400):  # 300 messages while the store is down: held, not acknowledged
             gw.publish(gw.message(step))
         wait_for(lambda: worker.ingest.store_down_since is not None, 20, message="outage noticed")
-        held = wait_for(lambda: len(worker.ingest.pending) >= 300 and len(worker.ingest.pending), 20,
+        held = wait_for(lambda: worker.ingest.held >= 300 and worker.ingest.held, 20,
                         message="messages held")
         assert held <= RECEIVE_MAXIMUM
         assert worker.ingest.stats["written"] == 500
@@ -210,7 +210,7 @@ def test_messages_held_when_the_broker_crashes_and_forgets_them_are_still_writte
         influxdb_v1.stop()  # the worker holds everything, unacknowledged
         for step in range(50):
             gw.publish(gw.message(step))
-        wait_for(lambda: len(worker.ingest.pending) == 50, 20, message="50 messages held")
+        wait_for(lambda: worker.ingest.held == 50, 20, message="50 messages held")
         gw.close()
         mosquitto.kill9()
         for f in mosquitto.data_dir.iterdir():  # the broker lost its state: nothing to redeliver
@@ -239,9 +239,9 @@ def test_receive_maximum_bounds_what_a_worker_holds_while_the_store_is_down(tmp_
     try:
         for step in range(total):
             gw.publish(gw.message(step))
-        wait_for(lambda: len(worker.ingest.pending) >= RECEIVE_MAXIMUM, 20, message="window full")
+        wait_for(lambda: worker.ingest.held >= RECEIVE_MAXIMUM, 20, message="window full")
         wait_for(lambda: worker.ingest.stats["sink_errors"] >= 3, 20, message="a few failed flushes")
-        assert len(worker.ingest.pending) == RECEIVE_MAXIMUM
+        assert worker.ingest.held == RECEIVE_MAXIMUM
         influxdb_v1.start()
         wait_for(lambda: worker.ingest.stats["written"] >= total, 30, message="drained")
     finally:

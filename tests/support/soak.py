@@ -45,6 +45,7 @@ from accounting.config import Config, parse_config
 from accounting.quantities import CARRIER_QUANTITIES, COUNTERS
 from api.db import make_engine, sessions
 from api.models import IntervalEnergy
+from api.rollup import Rollup
 from ingest.service import make_ingest
 from ingest.sinks import open_sink
 from simulator.clock import SimClock
@@ -238,15 +239,14 @@ class Soak:
             t.start()
         for w in self.workers:
             wait_for(w.connected.is_set, 20, message=f"{w.client_id} connected")
-        from api.rollup import Rollup
         self.rollup = Rollup(self.config, open_sink(self.config.ingest.sink), self.engine, clock=self.sim.clock.now)
         rollup_thread = threading.Thread(target=self.rollup.run, name="rollup", daemon=True)
         rollup_thread.start()
         self.recorder = Recorder(self.mosquitto.port)
         self.t0 = time.monotonic()
-        # a counter a few polls below its register's wrap before the first poll: it wraps early
+        # before the first poll, a counter ~20 polls' worth below its register's wrap: it wraps early on
         kw = self.sim.call(self.sim.server.values, self.rollover_meter)["power_kw"]
-        before = max(0.5, abs(kw) * 20 * plan.poll_s * plan.speed / 3600)  # ~20 polls' worth
+        before = max(0.5, abs(kw) * 20 * plan.poll_s * plan.speed / 3600)
         self.sim.call(self.sim.server.faults.rollover, self.rollover_meter, "energy_import_kwh", before)
         self.fault("counter preset below its register's wrap", self.rollover_meter, below_kwh=round(before, 2),
                    wrap_kwh=self.sim.server.wrap_of(self.rollover_meter, "energy_import_kwh"))
@@ -316,14 +316,15 @@ class Soak:
         self.mosquitto.start()
         f.effect["peak_spool_readings"] = sum(self.peak_spool.values())
         f.effect["messages_ingested_before"] = held
-        self.peak_spool.update(before)
+        for gw_id, peak in before.items():  # the whole run's peaks again
+            self.peak_spool[gw_id] = max(self.peak_spool[gw_id], peak)
 
         self._until(0.40)
         errors = sum(w.stats["sink_errors"] for w in self.workers)
         self.influx.stop()
         f = self.fault("InfluxDB stopped", "influxdb", down_s=plan.influx_down_s)
         self._until(0.40 + plan.influx_down_s / plan.run_s)
-        f.effect["ingest_unacked_peak"] = max(len(w.pending) for w in self.workers)
+        f.effect["ingest_holding_unacked_at_restart"] = sum(w.held for w in self.workers)
         self.influx.start()
         f.effect["failed_flushes"] = sum(w.stats["sink_errors"] for w in self.workers) - errors
 
@@ -332,7 +333,7 @@ class Soak:
         proc = self.gateways[gw]
         proc.kill()
         proc.wait(10)
-        f = self.fault("gateway kill -9", gw, spool_at_kill=spool_size(self.spool(gw)))
+        self.fault("gateway kill -9", gw, spool_at_kill=spool_size(self.spool(gw)))
         self._until(0.60 + plan.gateway_down_s / plan.run_s)
         self.start_gateway(gw)
 
@@ -407,17 +408,15 @@ class Soak:
         def true_at(meter: str, quantity: str, t: datetime) -> float:
             return model.truth(t, t).meters[meter].counters[quantity].start
 
-        meters, worst, unread = [], {"abs": 0.0, "rel": 0.0}, 0.0
+        meters, worst = [], {"abs": 0.0, "rel": 0.0}
+        unread: dict[str, float] = {}  # "meter.quantity" -> what the replaced meter counted unread
         expected_totals: dict[str, dict[str, float]] = {}
-        readings_stored = 0
         for m in self.park.meters:
             log = served.get(m.id, [])
             for q in sorted(CARRIER_QUANTITIES[m.carrier.value] & COUNTERS):
                 if not log or q not in log[0][1]:
                     continue
                 stored = self.stored(m.id, q)
-                if q == sorted(CARRIER_QUANTITIES[m.carrier.value] & COUNTERS)[0]:
-                    readings_stored += len(stored)
                 times = self._served_times(m.id, q, stored, log, MATCH.get(m.profile, 0.0))
                 t_first, t_last = times[0], times[-1]
                 expected = true_at(m.id, q, t_last) - true_at(m.id, q, t_first)
@@ -426,7 +425,8 @@ class Soak:
                     before = [t for t in times if t < t_reset]
                     lost = true_at(m.id, q, t_reset) - true_at(m.id, q, before[-1])
                     expected -= lost
-                    unread += lost if q in ("energy_import_kwh",) else 0.0
+                    if lost:
+                        unread[f"{m.id}.{q}"] = lost
                 got = platform.get((m.id, q), 0.0)
                 tolerance = ROLLOVER_TOLERANCE if m.profile == ROLLOVER_PROFILE else 1e-9 * max(1.0, abs(expected))
                 diff = got - expected
@@ -439,8 +439,8 @@ class Soak:
                                "readings_stored": len(stored), "flags": dict(flags.get(m.id, {}))})
         meters.sort(key=lambda r: -abs(r["platform"] - r["expected"]) / max(1.0, abs(r["expected"])))
         return {"meters": meters, "worst": worst, "expected_totals": expected_totals,
-                "readings_stored": readings_stored, "sequence": self.sequence(),
-                "reset_energy_unread_kwh": unread, "flags": {k: dict(v) for k, v in flags.items()},
+                "sequence": self.sequence(),
+                "reset_unread": unread, "flags": {k: dict(v) for k, v in flags.items()},
                 "period": (START, self.stopped_at)}
 
     def sequence(self) -> dict[str, dict]:
@@ -567,8 +567,9 @@ def report(soak: Soak, result: dict, api: dict) -> str:
         f"- gateways' peak spool: {dict(soak.peak_spool)}",
         f"- meter counters compared: {len(result['meters'])}; outside tolerance: {len(bad)}; worst float64 "
         f"deviation {result['worst']['abs']:.3g} (relative {result['worst']['rel']:.3g})",
-        f"- energy the replaced meters counted after their last stored reading (needs a manual final "
-        f"reading; excluded from the expected energy): {result['reset_energy_unread_kwh']:.3f} kWh",
+        "- what the replaced meters counted after their last stored reading (needs a manual final reading; "
+        "excluded from the expected energy): " + (", ".join(f"{k} {v:.3f}" for k, v in result["reset_unread"].items())
+                                                   or "none"),
         "",
         "| figure | API | ground truth through the accounting core | equal |",
         "|---|---:|---:|---|",
