@@ -94,12 +94,12 @@ def entered_factors(session: Session, park: Park, year: int) -> dict:
     return dict(record.data.get("factors") or {}) if record else {}
 
 
-def period(session: Session, park: Park, name: str, first: date, last: date) -> schemas.PeriodFigures:
+def period(session: Session, park: Park, name: str, first: date, last: date, factors: dict) -> schemas.PeriodFigures:
     totals, completeness = meter_totals(session, park, first, last)
     start, _ = day_bounds(first, park.zone)
     _, end = day_bounds(last, park.zone)
     return schemas.PeriodFigures(period=name, start=start, end=end, completeness=round(completeness, 6),
-                                 **figures(park, totals, first.year, last, entered_factors(session, park, first.year)))
+                                 **figures(park, totals, first.year, last, factors))
 
 
 def carbon_rate_t_per_h(park: Park, latest: dict[str, Latest], year: int, factors: dict | None = None) -> float:
@@ -147,10 +147,11 @@ def realtime(park: Park, session: Session, now: datetime) -> schemas.Realtime:
     today = now.astimezone(park.zone).date()
     latest = {r.meter: r for r in session.scalars(select(Latest).where(Latest.park == park.id))}
     p = power(park, latest)
+    factors = entered_factors(session, park, today.year)  # today, month and year share the year
     return schemas.Realtime(
         park=park.id, time=now.astimezone(UTC), power=p,
-        carbon_rate_t_per_h=carbon_rate_t_per_h(park, latest, today.year, entered_factors(session, park, today.year)),
-        today=period(session, park, "today", today, today),
-        month=period(session, park, "month", today.replace(day=1), today),
-        year=period(session, park, "year", today.replace(month=1, day=1), today),
+        carbon_rate_t_per_h=carbon_rate_t_per_h(park, latest, today.year, factors),
+        today=period(session, park, "today", today, today, factors),
+        month=period(session, park, "month", today.replace(day=1), today, factors),
+        year=period(session, park, "year", today.replace(month=1, day=1), today, factors),
         meters_reporting=len(latest), meters_total=len(park.meters))
