@@ -126,13 +126,12 @@ class Ingest:
     def _settled(self, batch: "_Batch", rows: list[Row] | None, exc: Exception | None,
                  client: mqtt.Client | None) -> bool:
         if exc is not None:
-            keep = self._bounded(batch.messages)
-            self.pending = keep + self.pending
-            self.pending_bytes += sum(len(m.payload) for _, m in keep)
+            self.pending = self._bounded(batch.messages + self.pending)
+            self.pending_bytes = sum(len(m.payload) for _, m in self.pending)
             self.stats["sink_errors"] += 1
             if self.store_down_since is None:
                 self.store_down_since = time.monotonic()
-                log.warning("store unavailable, holding %d message(s) unacknowledged: %s", len(keep), exc)
+                log.warning("store unavailable, holding %d message(s) unacknowledged: %s", len(self.pending), exc)
             return False
         if self.store_down_since is not None:
             log.info("store is back after %.1f s; writing resumed", time.monotonic() - self.store_down_since)
