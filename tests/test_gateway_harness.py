@@ -58,10 +58,11 @@ def write_config(data: dict, path: Path) -> Path:
 
 
 class SimThread:
-    """The park simulator on its own event loop in a background thread."""
+    """The park simulator on its own event loop in a background thread (by default on a clock
+    of its own from START; a wall-clock SimClock lets gateway processes share its time)."""
 
-    def __init__(self, config: Config, speed: float = 60.0) -> None:
-        self.clock = SimClock(START, speed=speed)
+    def __init__(self, config: Config, speed: float = 60.0, clock: SimClock | None = None) -> None:
+        self.clock = clock or SimClock(START, speed=speed)
         self.server = ParkServer(config, self.clock)
         self.server.served = {}
         self.loop = asyncio.new_event_loop()
@@ -79,6 +80,12 @@ class SimThread:
 
     def served(self, meter_id: str) -> list[tuple]:
         return list(self.server.served.get(meter_id, []))
+
+    def call(self, fn, *args):
+        """Run fn(*args) on the simulator's loop (the model is not thread-safe) and return its result."""
+        async def run():
+            return fn(*args)
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
 
 class Subscriber:

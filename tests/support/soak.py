@@ -20,7 +20,6 @@ and its replacement (a real park takes a final reading by hand; the report lists
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import json
 import os
@@ -41,7 +40,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from sqlalchemy import select
 
-from accounting.config import Config, parse_config
+from accounting.config import parse_config
 from accounting.quantities import CARRIER_QUANTITIES, COUNTERS
 from api.db import make_engine, sessions
 from api.models import IntervalEnergy
@@ -50,8 +49,8 @@ from ingest.service import make_ingest
 from ingest.sinks import open_sink
 from simulator.clock import SimClock
 from simulator.fleet import fleet_config
-from simulator.server import ParkServer
 from tests.support import InfluxDBv1, Mosquitto, free_port, wait_for
+from tests.test_gateway_harness import SimThread
 
 REPO = Path(__file__).resolve().parents[2]
 PARK = "soak"
@@ -113,32 +112,6 @@ def soak_config(plan: Plan, folder: Path, mqtt_port: int, influx_url: str) -> di
         "simulator": {"seed": plan.seed},
     })
     return data
-
-
-class Simulator:
-    """The park simulator on its own event loop thread, on a wall clock the gateways share."""
-
-    def __init__(self, config: Config, clock: SimClock) -> None:
-        self.clock = clock
-        self.server = ParkServer(config, clock)
-        self.server.served = {}
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(30)
-
-    def call(self, fn, *args):
-        """Run fn(*args) on the simulator's loop (the model is not thread-safe) and return its result."""
-        async def run():
-            return fn(*args)
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 class Recorder:
@@ -230,47 +203,46 @@ class Soak:
     def run(self) -> dict:
         plan = self.plan
         self.epoch = time.time()
-        self.sim = Simulator(self.config, SimClock(START, plan.speed, wall=time.time, wall_start=self.epoch))
-        self.sim.start()
-        self.engine = make_engine(self.config.store.url)
-        self.workers = [make_ingest(self.config, client_id=f"soak-ingest-{i}", partition=(i, 2)) for i in range(2)]
-        threads = [threading.Thread(target=w.run, name=w.client_id, daemon=True) for w in self.workers]
-        for t in threads:
-            t.start()
-        for w in self.workers:
-            wait_for(w.connected.is_set, 20, message=f"{w.client_id} connected")
-        self.rollup = Rollup(self.config, open_sink(self.config.ingest.sink), self.engine, clock=self.sim.clock.now)
-        rollup_thread = threading.Thread(target=self.rollup.run, name="rollup", daemon=True)
-        rollup_thread.start()
-        self.recorder = Recorder(self.mosquitto.port)
-        self.t0 = time.monotonic()
-        # before the first poll, a counter ~20 polls' worth below its register's wrap: it wraps early on
-        kw = self.sim.call(self.sim.server.values, self.rollover_meter)["power_kw"]
-        before = max(0.5, abs(kw) * 20 * plan.poll_s * plan.speed / 3600)
-        self.sim.call(self.sim.server.faults.rollover, self.rollover_meter, "energy_import_kwh", before)
-        self.fault("counter preset below its register's wrap", self.rollover_meter, below_kwh=round(before, 2),
-                   wrap_kwh=self.sim.server.wrap_of(self.rollover_meter, "energy_import_kwh"))
-        for g in self.config.gateways:
-            self.start_gateway(g.id)
-        try:
-            self._faulted_run()
-            self._drain()
-        finally:
-            for proc in self.gateways.values():
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-            for proc in self.gateways.values():
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        clock = SimClock(START, plan.speed, wall=time.time, wall_start=self.epoch)  # the gateways' too
+        with SimThread(self.config, clock=clock) as self.sim:
+            self.engine = make_engine(self.config.store.url)
+            self.workers = [make_ingest(self.config, client_id=f"soak-ingest-{i}", partition=(i, 2)) for i in range(2)]
+            threads = [threading.Thread(target=w.run, name=w.client_id, daemon=True) for w in self.workers]
+            for t in threads:
+                t.start()
             for w in self.workers:
-                w.stop.set()
-            self.rollup.stop.set()
-            for t in [*threads, rollup_thread]:
-                t.join(30)
-            self.recorder.close()
-            self.sim.stop()
+                wait_for(w.connected.is_set, 20, message=f"{w.client_id} connected")
+            self.rollup = Rollup(self.config, open_sink(self.config.ingest.sink), self.engine, clock=self.sim.clock.now)
+            rollup_thread = threading.Thread(target=self.rollup.run, name="rollup", daemon=True)
+            rollup_thread.start()
+            self.recorder = Recorder(self.mosquitto.port)
+            self.t0 = time.monotonic()
+            # before the first poll, a counter ~20 polls' worth below its register's wrap: it wraps early on
+            kw = self.sim.call(self.sim.server.values, self.rollover_meter)["power_kw"]
+            before = max(0.5, abs(kw) * 20 * plan.poll_s * plan.speed / 3600)
+            self.sim.call(self.sim.server.faults.rollover, self.rollover_meter, "energy_import_kwh", before)
+            self.fault("counter preset below its register's wrap", self.rollover_meter, below_kwh=round(before, 2),
+                       wrap_kwh=self.sim.server.wrap_of(self.rollover_meter, "energy_import_kwh"))
+            for g in self.config.gateways:
+                self.start_gateway(g.id)
+            try:
+                self._faulted_run()
+                self._drain()
+            finally:
+                for proc in self.gateways.values():
+                    if proc.poll() is None:
+                        proc.send_signal(signal.SIGTERM)
+                for proc in self.gateways.values():
+                    try:
+                        proc.wait(15)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                for w in self.workers:
+                    w.stop.set()
+                self.rollup.stop.set()
+                for t in [*threads, rollup_thread]:
+                    t.join(30)
+                self.recorder.close()
         while self.rollup.run_once():  # what is still dirty
             pass
         return self.compare()
