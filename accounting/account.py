@@ -7,10 +7,10 @@ set, then computes energy (tce) and emissions (tCO2). Indicators read only this 
 from dataclasses import dataclass
 from datetime import date
 
-from accounting.activity import Activity, ActivityError
-from accounting.emissions import Emissions, emissions
-from accounting.energy import EnergyUse, energy_use
-from accounting.factors import Factor, FactorError, FactorSet, Source, default_factors
+from lingtan.accounting.activity import Activity, ActivityError
+from lingtan.accounting.emissions import Emissions, emissions
+from lingtan.accounting.energy import EnergyUse, energy_use
+from lingtan.accounting.factors import Factor, FactorError, FactorSet, Source, default_factors
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from accounting.config import format_errors
-from accounting.factors import FactorSet, Status, default_factors
-from accounting.park import Frozen
+from lingtan.kernel.config import format_errors
+from lingtan.accounting.factors import FactorSet, Status, default_factors
+from lingtan.kernel.park import Frozen
 
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from accounting.activity import Activity, Electricity, Heat, HeatFlow
-from accounting.park import GENERATION_ROLES, Carrier, Park, Role
-from accounting.quantities import COUNTERS
+from lingtan.accounting.activity import Activity, Electricity, Heat, HeatFlow
+from lingtan.kernel.park import GENERATION_ROLES, Carrier, Park, Role
+from lingtan.kernel.quantities import COUNTERS
 
 
 class BalanceError(ValueError):

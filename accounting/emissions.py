@@ -11,10 +11,10 @@ for the frameworks (Jiangxi) whose own indicator allows deducting them.
 
 from dataclasses import dataclass
 
-from accounting.activity import Activity, fuel_key
-from accounting.balance import split_electricity
-from accounting.energy import period_factor
-from accounting.factors import FactorSet
+from lingtan.accounting.activity import Activity, fuel_key
+from lingtan.accounting.balance import split_electricity
+from lingtan.accounting.energy import period_factor
+from lingtan.accounting.factors import FactorSet
 
 
 @dataclass(frozen=True, slots=True)

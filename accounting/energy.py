@@ -8,9 +8,9 @@ on both bases. Each line names the factor used, so a result can be traced to its
 
 from dataclasses import dataclass
 
-from accounting.activity import Activity, fuel_key
-from accounting.balance import ElectricitySplit, split_electricity
-from accounting.factors import Factor, FactorSet
+from lingtan.accounting.activity import Activity, fuel_key
+from lingtan.accounting.balance import ElectricitySplit, split_electricity
+from lingtan.accounting.factors import Factor, FactorSet
 
 
 @dataclass(frozen=True, slots=True)

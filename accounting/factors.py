@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from accounting.config import format_errors
-from accounting.park import Frozen
-from accounting.resources import package_yaml
+from lingtan.kernel.config import format_errors
+from lingtan.kernel.park import Frozen
+from lingtan.accounting.resources import package_yaml
 
 
 class FactorError(ValueError):

@@ -13,9 +13,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from accounting.config import format_errors
-from accounting.park import Frozen
-from accounting.resources import framework_names, package_yaml
+from lingtan.kernel.config import format_errors
+from lingtan.kernel.park import Frozen
+from lingtan.accounting.resources import framework_names, package_yaml
 
 
 class FrameworkError(ValueError):

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from accounting.account import Account
-from accounting.framework import Comparator, Framework, FrameworkError, Indicator, Target, framework_data, parse_framework
-from accounting.metrics import ENERGY_METRICS, METRICS, Missing
+from lingtan.accounting.account import Account
+from lingtan.accounting.framework import Comparator, Framework, FrameworkError, Indicator, Target, framework_data, parse_framework
+from lingtan.accounting.metrics import ENERGY_METRICS, METRICS, Missing
 
 _TOLERANCE = 1e-9  # relative; a value equal to its target (after float rounding) meets it
 

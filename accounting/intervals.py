@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from accounting.counter import CleanCounter, CounterRules, Event, Flag, clean_counter
+from lingtan.accounting.counter import CleanCounter, CounterRules, Event, Flag, clean_counter
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 QUARTER_HOUR = timedelta(minutes=15)

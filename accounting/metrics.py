@@ -9,7 +9,7 @@ so they inherit the account's data completeness; the others come from reported a
 from collections.abc import Callable
 from typing import Any
 
-from accounting.account import Account
+from lingtan.accounting.account import Account
 
 
 class Missing(Exception):

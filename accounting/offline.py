@@ -8,15 +8,16 @@ field and value.
 """
 
 from dataclasses import asdict
+from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from accounting.account import Account, account
-from accounting.activity import ActivityError, parse_activity
-from accounting.factors import FactorError, FactorSet, default_factors
-from accounting.framework import FrameworkError
-from accounting.indicators import evaluate_framework, load_framework
-from accounting.projection import year_end_outlook
+from lingtan.accounting.account import Account, account
+from lingtan.accounting.activity import ActivityError, parse_activity
+from lingtan.accounting.factors import FactorError, FactorSet, default_factors
+from lingtan.accounting.framework import FrameworkError
+from lingtan.accounting.indicators import evaluate_framework, load_framework
+from lingtan.accounting.projection import year_end_outlook
 
 
 def evaluate(data: dict, source: str, factors: FactorSet | None = None) -> dict[str, Any]:
@@ -130,6 +131,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [_jsonable(v) for v in value]
         return sorted(items) if isinstance(value, (set, frozenset)) else items
-    if hasattr(value, "value") and type(value).__module__.startswith("accounting"):
+    if isinstance(value, Enum):
         return value.value  # enums
     return value

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from accounting.intervals import Interval, IntervalError, IntervalSeries, from_us, to_us
+from lingtan.accounting.intervals import Interval, IntervalError, IntervalSeries, from_us, to_us
 
 
 class PeriodKind(StrEnum):

@@ -15,11 +15,11 @@ CCER offsets to date, because they are bought in lumps rather than earned over t
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from accounting.account import Account, account
-from accounting.activity import Activity
-from accounting.framework import Framework
-from accounting.indicators import IndicatorResult, evaluate_indicator
-from accounting.periods import elapsed_share
+from lingtan.accounting.account import Account, account
+from lingtan.accounting.activity import Activity
+from lingtan.accounting.framework import Framework
+from lingtan.accounting.indicators import IndicatorResult, evaluate_indicator
+from lingtan.accounting.periods import elapsed_share
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import yaml
 @cache
 def package_yaml(name: str) -> Any:
     """Parse accounting/<name> (e.g. "factors.yaml", "frameworks/national.yaml")."""
-    node = resources.files("accounting")
+    node = resources.files("lingtan.accounting")
     for part in name.split("/"):
         node = node.joinpath(part)
     return yaml.safe_load(node.read_text(encoding="utf-8"))
@@ -23,5 +23,5 @@ def package_yaml(name: str) -> Any:
 
 def framework_names() -> list[str]:
     """Ids of the frameworks shipped in accounting/frameworks/."""
-    folder = resources.files("accounting").joinpath("frameworks")
+    folder = resources.files("lingtan.accounting").joinpath("frameworks")
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))

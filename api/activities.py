@@ -8,12 +8,12 @@ from fastapi import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounting.activity import ActivityError, parse_activity
-from accounting.park import Park
-from api import schemas, scorecard
-from api.auth import Principal
-from api.cursor import decode, encode
-from api.models import ActivityRecord, AuditEntry
+from lingtan.accounting.activity import ActivityError, parse_activity
+from lingtan.kernel.park import Park
+from lingtan.api import schemas, scorecard
+from lingtan.api.auth import Principal
+from lingtan.api.cursor import decode, encode
+from lingtan.store.models import ActivityRecord, AuditEntry
 
 MAX_AUDIT_PAGE = 500
 

@@ -16,12 +16,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from accounting.config import Config
-from api.db import sessions
-from api.deps import Context
-from api.etag import ETagMiddleware
-from api.limits import InFlightLimit
-from api.routes import activity, carbon, exports, frameworks, indicators, ingest, meta, parks, stream, sync
+from lingtan.kernel.config import Config
+from lingtan.store.db import sessions
+from lingtan.api.deps import Context
+from lingtan.api.etag import ETagMiddleware
+from lingtan.api.limits import InFlightLimit
+from lingtan.api.routes import activity, carbon, exports, frameworks, indicators, ingest, meta, parks, stream, sync
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import ApiKey, User, WebSession
-from api.timeutil import aware
+from lingtan.store.models import ApiKey, User, WebSession
+from lingtan.store.timeutil import aware
 
 SESSION_COOKIE = "lingtan_session"
 _KEY_PREFIX = "lt_"

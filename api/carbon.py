@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from accounting.account import account
-from accounting.activity import Activity, Period
-from accounting.balance import park_balance
-from accounting.park import Carrier, Park, Role
-from api import schemas
-from api.models import ActivityRecord, IntervalEnergy, Latest
-from api.rollup import day_bounds
+from lingtan.accounting.account import account
+from lingtan.accounting.activity import Activity, Period
+from lingtan.accounting.balance import park_balance
+from lingtan.kernel.park import Carrier, Park, Role
+from lingtan.api import schemas
+from lingtan.store.models import ActivityRecord, IntervalEnergy, Latest
+from lingtan.accounting.service import day_bounds
 
 
 def meter_totals(session: Session, park: Park, first: date, last: date) -> tuple[dict, float]:

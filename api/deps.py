@@ -15,9 +15,9 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from accounting.config import Config
-from accounting.park import Park
-from api.auth import DEMO, SESSION_COOKIE, Principal, Scope, key_principal, session_principal
+from lingtan.kernel.config import Config
+from lingtan.kernel.park import Park
+from lingtan.api.auth import DEMO, SESSION_COOKIE, Principal, Scope, key_principal, session_principal
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from fastapi import Response
 
-from api import schemas
+from lingtan.api import schemas
 
 Format = Literal["csv", "xlsx"]
 MEDIA = {"csv": "text/csv; charset=utf-8",

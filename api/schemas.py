@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from accounting.park import Meter, Park
+from lingtan.kernel.park import Meter, Park
 
 
 class Out(BaseModel):

@@ -16,17 +16,17 @@ from fastapi import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounting.account import account
-from accounting.activity import ActivityError, parse_activity
-from accounting.balance import BalanceError, park_balance
-from accounting.factors import FactorError
-from accounting.framework import FrameworkError
-from accounting.indicators import evaluate_framework, load_framework
-from accounting.park import Park
-from accounting.projection import year_end_outlook
-from accounting.resources import framework_names
-from api import carbon, schemas
-from api.models import ActivityRecord, IndicatorResult
+from lingtan.accounting.account import account
+from lingtan.accounting.activity import ActivityError, parse_activity
+from lingtan.accounting.balance import BalanceError, park_balance
+from lingtan.accounting.factors import FactorError
+from lingtan.accounting.framework import FrameworkError
+from lingtan.accounting.indicators import evaluate_framework, load_framework
+from lingtan.kernel.park import Park
+from lingtan.accounting.projection import year_end_outlook
+from lingtan.accounting.resources import framework_names
+from lingtan.api import carbon, schemas
+from lingtan.store.models import ActivityRecord, IndicatorResult
 
 
 def activity_base(park: Park, year: int, entered: dict, through: date | None, framework: str | None = None) -> dict:

@@ -14,12 +14,12 @@ from fastapi import HTTPException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from accounting.park import GENERATION_ROLES, Park, Role
-from accounting.quantities import QUANTITIES
-from api import carbon, schemas
-from api.models import IntervalEnergy
-from api.rollup import day_bounds
-from api.timeutil import aware
+from lingtan.kernel.park import GENERATION_ROLES, Park, Role
+from lingtan.kernel.quantities import QUANTITIES
+from lingtan.api import carbon, schemas
+from lingtan.store.models import IntervalEnergy
+from lingtan.accounting.service import day_bounds
+from lingtan.store.timeutil import aware
 
 MAX_POINTS = 3000  # per request; documented in docs/api.md
 QUARTER = timedelta(minutes=15)
@@ -161,7 +161,7 @@ def series(session: Session, park: Park, scope: str, ident: str, step: str, firs
 
 
 def _counters(meter) -> list[str]:
-    from accounting.quantities import CARRIER_QUANTITIES, COUNTERS
+    from lingtan.kernel.quantities import CARRIER_QUANTITIES, COUNTERS
     return sorted(CARRIER_QUANTITIES[meter.carrier.value] & COUNTERS)
 
 

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from accounting.park import Park
-from accounting.quantities import QUANTITIES
-from api import schemas, scorecard
-from api.cursor import decode, encode
-from api.models import IndicatorResult, IntervalEnergy
-from api.series import QUARTER
-from api.timeutil import aware
+from lingtan.kernel.park import Park
+from lingtan.kernel.quantities import QUANTITIES
+from lingtan.api import schemas, scorecard
+from lingtan.api.cursor import decode, encode
+from lingtan.store.models import IndicatorResult, IntervalEnergy
+from lingtan.api.series import QUARTER
+from lingtan.store.timeutil import aware
 
 MAX_PAGE = 5000
 DEFAULT_PAGE = 1000

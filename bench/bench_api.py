@@ -68,8 +68,8 @@ async def load(base: str, path: str, key: str, clients: int, total: int, seconds
 
 def serve(url: str, port: int) -> None:
     """The server process: the API over the prepared database, clock fixed at the data's 'now'."""
-    from api.app import create_app
-    from api.db import make_engine
+    from lingtan.api.app import create_app
+    from lingtan.store.db import make_engine
     app = create_app(two_park_config(url), make_engine(url), clock=lambda: NOW)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
 

@@ -33,7 +33,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from accounting.config import parse_config  # noqa: E402
+from lingtan.kernel.config import parse_config  # noqa: E402
 
 
 def free_port() -> int:
@@ -96,7 +96,7 @@ async def raw_rate(config, seconds: float) -> tuple[float, float]:
 
 
 async def gateway_rate(config, spool: Path, seconds: float) -> tuple[float, float, float]:
-    from gateway.service import GatewayService
+    from lingtan.gateway.service import GatewayService
 
     gw = GatewayService(config, "gw")
     cpu0, t0 = time.process_time(), time.monotonic()
@@ -133,7 +133,7 @@ def main() -> None:
         data = platform(meters, buses, mqtt_port, tmp / "spool.db")
         (tmp / "bench.yaml").write_text(yaml.safe_dump(data))
         config = parse_config(data, "bench")
-        procs.append(subprocess.Popen([sys.executable, "-m", "api.cli", "simulate", "--config", str(tmp / "bench.yaml")],
+        procs.append(subprocess.Popen([sys.executable, "-m", "lingtan", "simulate", "--config", str(tmp / "bench.yaml")],
                                       cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                       env={**os.environ, "PYTHONPATH": str(REPO)}))
         for b in config.gateways[0].buses:

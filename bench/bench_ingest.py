@@ -31,11 +31,11 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from accounting import contract  # noqa: E402
-from accounting.config import parse_config  # noqa: E402
-from ingest.consumer import RECEIVE_MAXIMUM  # noqa: E402
-from ingest.rows import Row, line_protocol  # noqa: E402
-from ingest.service import make_ingest  # noqa: E402
+from lingtan.accounting import contract  # noqa: E402
+from lingtan.kernel.config import parse_config  # noqa: E402
+from lingtan.ingest.consumer import RECEIVE_MAXIMUM  # noqa: E402
+from lingtan.store.timeseries.base import Row, line_protocol  # noqa: E402
+from lingtan.ingest.service import make_ingest  # noqa: E402
 from tests.support import InfluxDBv1, Mosquitto  # noqa: E402
 
 PARK = "bench-park"

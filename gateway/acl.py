@@ -12,8 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from accounting import contract
-from accounting.config import Config
+from lingtan.kernel import contract
+from lingtan.kernel.config import Config
 
 INGEST_USER = "ingest"
 

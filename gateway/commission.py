@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from accounting.config import Bus, Config, ConfigError, Gateway
+from lingtan.kernel.config import Bus, Config, ConfigError, Gateway
 
 # struct code and words per value; word and byte order as in gateway/profile.py
 TYPES: dict[str, tuple[str, int]] = {
@@ -74,7 +74,7 @@ def _probe_bus(bus: Bus, timeout_s: float | None) -> Bus:
 async def scan(bus: Bus, units: Iterable[int], on_answer: Callable[[UnitAnswer], None] = lambda a: None
                ) -> list[UnitAnswer]:
     """Which of `units` answer on `bus` (its timeout, no retries)."""
-    from gateway.modbus import (GATEWAY_PATH_UNAVAILABLE, GATEWAY_TARGET_NO_RESPONSE, BusClient,
+    from lingtan.gateway.modbus import (GATEWAY_PATH_UNAVAILABLE, GATEWAY_TARGET_NO_RESPONSE, BusClient,
                                 MeterException, MeterUnavailable)
 
     client = BusClient(bus)
@@ -101,7 +101,7 @@ async def scan(bus: Bus, units: Iterable[int], on_answer: Callable[[UnitAnswer],
 
 
 async def read(bus: Bus, unit: int, function: int, register: int, count: int) -> list[int]:
-    from gateway.modbus import BusClient
+    from lingtan.gateway.modbus import BusClient
 
     client = BusClient(bus)
     try:
@@ -111,8 +111,8 @@ async def read(bus: Bus, unit: int, function: int, register: int, count: int) ->
 
 
 async def read_profile(bus: Bus, unit: int, profile_name: str) -> tuple[dict[tuple[int, int], int], dict[str, float]]:
-    from gateway import profile as profiles
-    from gateway.modbus import BusClient
+    from lingtan.kernel import profile as profiles
+    from lingtan.gateway.modbus import BusClient
 
     profile = profiles.load(profile_name)
     client = BusClient(bus)
@@ -125,7 +125,7 @@ async def read_profile(bus: Bus, unit: int, profile_name: str) -> tuple[dict[tup
 
 # -- the `lingtan modbus` command ------------------------------------------------------------
 def cmd_scan(config: Config, args) -> int:
-    from gateway.modbus import MeterUnavailable
+    from lingtan.gateway.modbus import MeterUnavailable
 
     gateway, bus = find_bus(config, args.gateway, args.bus)
     try:
@@ -158,7 +158,7 @@ def cmd_scan(config: Config, args) -> int:
 
 
 def cmd_read(config: Config, args) -> int:
-    from gateway.modbus import MeterUnavailable
+    from lingtan.gateway.modbus import MeterUnavailable
 
     _, bus = find_bus(config, args.gateway, args.bus)
     bus = _probe_bus(bus, args.timeout)

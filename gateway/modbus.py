@@ -14,8 +14,8 @@ from pymodbus import FramerType, ModbusException
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
-from accounting.config import Bus
-from gateway.profile import Block
+from lingtan.kernel.config import Bus
+from lingtan.kernel.profile import Block
 
 # Modbus exception codes a TCP-to-RS-485 gateway answers with when the addressed device is
 # absent or silent (Modbus application protocol v1.1b3, 7: codes 0x0A and 0x0B).

@@ -20,11 +20,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from accounting.contract import utc_text
-from accounting.park import Meter, Role
-from accounting.quantities import CARRIER_QUANTITIES
-from gateway import profile as profiles
-from gateway.modbus import BusClient, MeterUnavailable
+from lingtan.kernel.contract import utc_text
+from lingtan.kernel.park import Meter, Role
+from lingtan.kernel.quantities import CARRIER_QUANTITIES
+from lingtan.kernel import profile as profiles
+from lingtan.gateway.modbus import BusClient, MeterUnavailable
 
 log = logging.getLogger(__name__)
 

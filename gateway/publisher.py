@@ -14,23 +14,13 @@ import os
 
 import aiomqtt
 
-from accounting import contract
-from accounting.config import ConfigError, Credentials, Gateway, Mqtt
-from gateway.spool import Spool
+from lingtan.kernel import contract
+from lingtan.kernel.config import ConfigError, Credentials, Gateway, Mqtt
+from lingtan.gateway.spool import Spool
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MAX_S = 30.0
-
-
-def password_of(creds: Credentials) -> str | None:
-    """The secret named by `password_env`; never logged."""
-    if creds.password_env is None:
-        return None
-    value = os.environ.get(creds.password_env)
-    if value is None:
-        raise ConfigError(f"environment variable {creds.password_env} (mqtt.password_env) is not set")
-    return value
 
 
 class Publisher:
@@ -41,7 +31,7 @@ class Publisher:
         self.spool = spool
         self.clock = clock
         self.reconnect_max_s = reconnect_max_s
-        self._password = password_of(gateway.mqtt)  # a missing variable stops the start-up
+        self._password = gateway.mqtt.password()  # a missing variable stops the start-up
         prefix = mqtt.topic_prefix
         self.readings_topic = contract.readings_topic(prefix, gateway.park, gateway.id)
         self.status_topic = contract.status_topic(prefix, gateway.park, gateway.id)

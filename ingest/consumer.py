@@ -26,12 +26,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from accounting import contract
-from accounting.config import Config
-from gateway.publisher import password_of
-from ingest.ledger import Ledger
-from ingest.rows import Row, SinkRejected, SinkUnavailable
-from ingest.validation import Rejected, Validator
+from lingtan.kernel import contract
+from lingtan.kernel.config import Config
+from lingtan.ingest.ledger import Ledger
+from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable
+from lingtan.ingest.validation import Rejected, Validator
 
 __all__ = ["Ingest", "Rejected"]
 
@@ -213,7 +212,7 @@ class Ingest:
                              clean_session=None if v5 else False)
         creds = self.config.ingest.mqtt
         if creds.username:
-            client.username_pw_set(creds.username, password_of(creds))
+            client.username_pw_set(creds.username, creds.password())
         tls = self.config.mqtt.tls
         if tls is not None:
             client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file)

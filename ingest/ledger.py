@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
-from accounting.config import Config
-from api.models import DeadLetter, Dirty, Latest
-from ingest.rows import Row, SinkUnavailable
+from lingtan.kernel.config import Config
+from lingtan.store.models import DeadLetter, Dirty, Latest
+from lingtan.store.timeseries.base import Row, SinkUnavailable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _QUARTER_MS = 900_000  # every UTC offset in use is a multiple of 15 minutes
@@ -63,7 +63,7 @@ class Ledger:
 
 
 def _upsert_dirty(dialect: str):
-    """Mark a (park, meter, day) dirty with a new token (api.rollup compares tokens)."""
+    """Mark a (park, meter, day) dirty with a new token (lingtan.accounting.service compares tokens)."""
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Dirty)
     return stmt.on_conflict_do_update(index_elements=["park", "meter", "day"], set_={"token": stmt.excluded.token})
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from ingest.consumer import Ingest
+from lingtan.ingest.consumer import Ingest
 
 _COUNTERS = [
     ("received", "lingtan_ingest_messages_received", "messages taken from MQTT and settled (written or rejected)"),

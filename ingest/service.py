@@ -3,10 +3,10 @@
 import logging
 import os
 
-from accounting.config import Config
-from api.db import make_engine
-from ingest.consumer import Ingest
-from ingest.sinks import open_sink
+from lingtan.kernel.config import Config
+from lingtan.store.db import make_engine
+from lingtan.ingest.consumer import Ingest
+from lingtan.store.timeseries import open_sink
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def start_metrics(config: Config, workers: list[Ingest]):
     port = config.ingest.metrics_port
     if port is None:
         return None
-    from ingest.metrics import serve_metrics
+    from lingtan.ingest.metrics import serve_metrics
     server, _thread = serve_metrics(workers, port, config.ingest.metrics_host)
     log.info("ingest metrics on http://%s:%d/metrics (pid %d)", config.ingest.metrics_host, port, os.getpid())
     return server

@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from accounting import contract
-from accounting.config import Config
-from accounting.quantities import QUANTITIES
-from ingest.rows import Row
+from lingtan.kernel import contract
+from lingtan.kernel.config import Config
+from lingtan.kernel.quantities import QUANTITIES
+from lingtan.store.timeseries.base import Row
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = timedelta(milliseconds=1)

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from simulator.cells import CELL_S, Cells
-from simulator.scenario import Battery, Window
+from lingtan.simulator.cells import CELL_S, Cells
+from lingtan.simulator.scenario import Battery, Window
 
 _DT_H = CELL_S / 3600
 

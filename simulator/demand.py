@@ -8,9 +8,9 @@ of cells and all consumers at once.
 
 import numpy as np
 
-from simulator import noise
-from simulator.cells import SLOTS_PER_WEEK, Cells, season
-from simulator.scenario import Demand, Ev
+from lingtan.simulator import noise
+from lingtan.simulator.cells import SLOTS_PER_WEEK, Cells, season
+from lingtan.simulator.scenario import Demand, Ev
 
 _DAY_INDEX = {d: i for i, d in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
 _SLOT_HOURS = (np.arange(SLOTS_PER_WEEK) + 0.5) / 4  # slot centres, hours after Monday 00:00

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from simulator.scenario import FaultSpec
+from lingtan.simulator.scenario import FaultSpec
 
 if TYPE_CHECKING:
-    from simulator.server import ParkServer
+    from lingtan.simulator.server import ParkServer
 
 MODES = ("offline", "exception", "slow")
 

@@ -26,15 +26,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from accounting.park import Carrier, Park, Role
-from simulator import noise
-from simulator.battery import BatterySet
-from simulator.cells import CELL_S, Cells
-from simulator.demand import DemandSet
-from simulator.scenario import Battery, Defaults, Demand, MeterSim, Pv, Scenario, Shift, Wind
-from simulator.solar import PvSet
-from simulator.weather import ParkWeather
-from simulator.wind import WindSet
+from lingtan.kernel.park import Carrier, Park, Role
+from lingtan.simulator import noise
+from lingtan.simulator.battery import BatterySet
+from lingtan.simulator.cells import CELL_S, Cells
+from lingtan.simulator.demand import DemandSet
+from lingtan.simulator.scenario import Battery, Defaults, Demand, MeterSim, Pv, Scenario, Shift, Wind
+from lingtan.simulator.solar import PvSet
+from lingtan.simulator.weather import ParkWeather
+from lingtan.simulator.wind import WindSet
 
 log = logging.getLogger(__name__)
 
@@ -385,5 +385,5 @@ class ParkModel:
 
     def truth(self, t0: datetime, t1: datetime):
         """Ground truth for [t0, t1]: per-meter counters and the park's totals per carrier."""
-        from simulator.truth import period_truth
+        from lingtan.simulator.truth import period_truth
         return period_truth(self, t0, t1)

@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from accounting.config import ConfigError, format_errors
-from accounting.park import Carrier, Park, Role
+from lingtan.kernel.config import ConfigError, format_errors
+from lingtan.kernel.park import Carrier, Park, Role
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
@@ -310,7 +310,7 @@ def parse_scenario(data: object, source: str) -> Scenario:
 
 def packaged() -> list[str]:
     """Names of the scenarios shipped in simulator/scenarios/."""
-    return sorted(p.name.removesuffix(".yaml") for p in resources.files("simulator.scenarios").iterdir()
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files("lingtan.simulator.scenarios").iterdir()
                   if p.name.endswith(".yaml"))
 
 
@@ -318,7 +318,7 @@ def load_scenario(ref: str | Path) -> Scenario:
     """A packaged scenario by name (`jiangsu`) or a YAML file by path."""
     ref = str(ref)
     if "/" not in ref and not ref.endswith((".yaml", ".yml")):
-        path = resources.files("simulator.scenarios") / f"{ref}.yaml"
+        path = resources.files("lingtan.simulator.scenarios") / f"{ref}.yaml"
         if not path.is_file():
             raise ConfigError(f"simulator.scenario = {ref!r}: no packaged scenario of that name "
                               f"(known: {', '.join(packaged())}) and not a path to a .yaml file")

@@ -18,15 +18,15 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import SimData, SimDevice
 from pymodbus.simulator.simutils import DataType
 
-from accounting.config import Bus, Config, ConfigError
-from accounting.park import Meter
-from accounting.quantities import COUNTERS
-from gateway import profile as profiles
-from simulator.clock import SimClock
-from simulator.faults import Faults
-from simulator.model import ParkModel
-from simulator.scenario import Scenario, check_against, load_scenario
-from simulator.truth import PeriodTruth
+from lingtan.kernel.config import Bus, Config, ConfigError
+from lingtan.kernel.park import Meter
+from lingtan.kernel.quantities import COUNTERS
+from lingtan.kernel import profile as profiles
+from lingtan.simulator.clock import SimClock
+from lingtan.simulator.faults import Faults
+from lingtan.simulator.model import ParkModel
+from lingtan.simulator.scenario import Scenario, check_against, load_scenario
+from lingtan.simulator.truth import PeriodTruth
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from simulator.cells import Cells
-from simulator.scenario import Location, Pv
-from simulator.weather import ParkWeather
+from lingtan.simulator.cells import Cells
+from lingtan.simulator.scenario import Location, Pv
+from lingtan.simulator.weather import ParkWeather
 
 KNOT_S = 300
 WINDOW_KNOTS = 7 * 288  # clear-sky irradiance is computed a week at a time and cached

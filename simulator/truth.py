@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from accounting.park import Carrier, Role
-from simulator.model import counter_names
+from lingtan.kernel.park import Carrier, Role
+from lingtan.simulator.model import counter_names
 
 if TYPE_CHECKING:
-    from simulator.model import ParkModel
+    from lingtan.simulator.model import ParkModel
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from simulator import noise
-from simulator.cells import Cells, season
-from simulator.scenario import Weather
+from lingtan.simulator import noise
+from lingtan.simulator.cells import Cells, season
+from lingtan.simulator.scenario import Weather
 
 PLUM_RAIN_PEAK_DAY = 182  # ~1 July
 _WEIBULL_K = 2.0

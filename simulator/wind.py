@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from simulator.cells import Cells
-from simulator.scenario import Wind
-from simulator.weather import ParkWeather
+from lingtan.simulator.cells import Cells
+from lingtan.simulator.scenario import Wind
+from lingtan.simulator.weather import ParkWeather
 
 
 class WindSet:

@@ -213,8 +213,8 @@ def test_exports_csv_and_xlsx(platform):
 
 
 def test_dead_letters_stream_and_frameworks(platform):
-    from api.db import sessions
-    from api.models import DeadLetter
+    from lingtan.store.db import sessions
+    from lingtan.store.models import DeadLetter
     with sessions(platform.engine).begin() as s:
         for i in range(3):
             s.add(DeadLetter(received_at=NOW, topic="t", park=PARK, gateway="gw-demo", reason=f"r{i}", payload="x"))

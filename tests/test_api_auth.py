@@ -11,9 +11,9 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from api.auth import SESSION_COOKIE, Scope, create_user
-from api.db import sessions
-from api.models import ApiKey, DeadLetter, User, WebSession
+from lingtan.api.auth import SESSION_COOKIE, Scope, create_user
+from lingtan.store.db import sessions
+from lingtan.store.models import ApiKey, DeadLetter, User, WebSession
 from tests.test_api_support import NOW, OTHER, PARK, db_url, make_platform, platform  # noqa: F401
 
 # liveness, log in / out, and the dashboard's HTML shell (it holds no data; the data needs a login)
@@ -178,8 +178,8 @@ def test_demo_open_mode_needs_no_credential(tmp_path):
 def test_cli_creates_lists_and_revokes_keys_and_users(tmp_path, capsys, scope, monkeypatch):
     import yaml
 
-    from api.cli import main
-    from api.configfile import demo_config_text
+    from lingtan.cli.main import main
+    from lingtan.cli.configfile import demo_config_text
     data = yaml.safe_load(demo_config_text())
     data["store"]["url"] = f"sqlite:///{tmp_path / 'cli.db'}"
     data["api"] = {"port": 8000}

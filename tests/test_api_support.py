@@ -13,14 +13,14 @@ import yaml
 from sqlalchemy import delete
 from fastapi.testclient import TestClient
 
-from accounting.config import Config, parse_config
-from api.app import create_app
-from api.auth import Scope, create_key
-from api.configfile import demo_config_text
-from api.db import make_engine, sessions
-from api.models import IntervalEnergy
-from ingest.ledger import Ledger
-from ingest.rows import Row
+from lingtan.kernel.config import Config, parse_config
+from lingtan.api.app import create_app
+from lingtan.api.auth import Scope, create_key
+from lingtan.cli.configfile import demo_config_text
+from lingtan.store.db import make_engine, sessions
+from lingtan.store.models import IntervalEnergy
+from lingtan.ingest.ledger import Ledger
+from lingtan.store.timeseries.base import Row
 
 NOW = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)  # 14:00 in Asia/Shanghai
 TODAY = date(2026, 6, 15)
@@ -74,7 +74,7 @@ def write_intervals(engine, park: str, first: datetime, end: datetime, scale: fl
                                            amount=amount * scale, completeness=1.0, estimated=False, flags="",
                                            updated_at=updated_at))
         t += QUARTER
-    with sessions(engine).begin() as s:  # like api.rollup: replace what was there
+    with sessions(engine).begin() as s:  # like lingtan.accounting.service: replace what was there
         s.execute(delete(IntervalEnergy).where(IntervalEnergy.park == park, IntervalEnergy.start >= first,
                                                IntervalEnergy.start < end))
         s.add_all(rows)

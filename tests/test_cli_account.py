@@ -11,7 +11,7 @@ ROOT = Path(__file__).parent.parent
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "api.cli", "account", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "lingtan", "account", *map(str, args)], capture_output=True, text=True)
 
 
 def test_example_file_prints_the_full_result_as_json():

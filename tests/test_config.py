@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accounting.config import ConfigError, parse_config
-from api.configfile import demo_config_text, load_config
+from lingtan.kernel.config import ConfigError, parse_config
+from lingtan.cli.configfile import demo_config_text, load_config
 
 ROOT = Path(__file__).parent.parent
 
@@ -77,18 +77,18 @@ def test_cli_stops_with_a_clear_message(tmp_path):
     data = demo()
     data["gateways"][0]["buses"][0]["port"] = 70000
     bad.write_text(yaml.safe_dump(data), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "api.cli", "check-config", str(bad)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "lingtan", "check-config", str(bad)], capture_output=True, text=True)
     assert run.returncode == 2
     assert f"{bad}" in run.stderr and "gateways[0].buses[0].port = 70000" in run.stderr
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("parks: [\n  - id: x\n", encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "api.cli", "check-config", str(broken)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "lingtan", "check-config", str(broken)], capture_output=True, text=True)
     assert run.returncode == 2 and "not valid YAML" in run.stderr and "line" in run.stderr
 
     good = tmp_path / "good.yaml"
     good.write_text(demo_config_text(), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "api.cli", "check-config", str(good)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "lingtan", "check-config", str(good)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "1 park(s), 10 meter(s)" in run.stdout
 
@@ -109,7 +109,7 @@ def test_every_command_and_option_is_documented_in_help():
     """`lingtan COMMAND --help` explains every option of every command (nested ones too)."""
     import argparse
 
-    from api.cli import parser
+    from lingtan.cli.main import parser
 
     def walk(p: argparse.ArgumentParser, path: str):
         for action in p._actions:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from accounting import contract
+from lingtan.kernel import contract
 
 ROOT = Path(__file__).parent.parent
 

@@ -13,10 +13,10 @@ import uvicorn
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import delete
 
-from api.auth import Scope, create_user
-from api.db import sessions
-from api.models import IntervalEnergy
-from api.runner import _Server
+from lingtan.api.auth import Scope, create_user
+from lingtan.store.db import sessions
+from lingtan.store.models import IntervalEnergy
+from lingtan.cli.runner import _Server
 from tests.services import free_port, wait_for
 from tests.test_api_support import NOW, PARK, TODAY, feed_latest, local_midnight_utc, make_platform
 

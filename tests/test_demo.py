@@ -13,7 +13,7 @@ from tests.services import free_port, wait_for
 def test_demo_serves_parks_and_realtime_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "demo", "--port", str(port), "--data-dir", str(tmp_path),
+        [sys.executable, "-m", "lingtan", "demo", "--port", str(port), "--data-dir", str(tmp_path),
          "--mqtt-port", str(free_port()), "--modbus-port", str(free_port())],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}/api/v1"

@@ -15,8 +15,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from accounting.config import parse_config
-from api.configfile import load_config
+from lingtan.kernel.config import parse_config
+from lingtan.cli.configfile import load_config
 
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"

@@ -14,16 +14,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
 
-from accounting.config import parse_config
-from accounting.quantities import COUNTERS
-from api.app import create_app
-from api.db import make_engine
-from api.rollup import Rollup
-from gateway.service import GatewayService
-from ingest.service import make_ingest
-from ingest.sinks import open_sink
-from simulator.clock import SimClock
-from simulator.server import ParkServer
+from lingtan.kernel.config import parse_config
+from lingtan.kernel.quantities import COUNTERS
+from lingtan.api.app import create_app
+from lingtan.store.db import make_engine
+from lingtan.accounting.service import Rollup
+from lingtan.gateway.service import GatewayService
+from lingtan.ingest.service import make_ingest
+from lingtan.store.timeseries import open_sink
+from lingtan.simulator.clock import SimClock
+from lingtan.simulator.server import ParkServer
 from tests.services import free_port, wait_for
 
 START = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)  # 20:00 in Asia/Shanghai: grid import, battery discharging
@@ -124,8 +124,8 @@ def test_skeleton_energy_equals_simulator_counters(tmp_path, mosquitto, influxdb
     rollup = Rollup(config, open_sink(config.ingest.sink), engine, clock=clock.now)
     assert rollup.run_once() > 0
 
-    from api.auth import Scope, create_key
-    from api.db import sessions
+    from lingtan.api.auth import Scope, create_key
+    from lingtan.store.db import sessions
     with sessions(engine).begin() as s:  # the API needs a key (docs/api.md)
         _, key = create_key(s, parks=None, scopes=[Scope.ADMIN], name="e2e", now=clock.now())
     client = TestClient(create_app(config, engine, clock=clock.now), headers={"Authorization": f"Bearer {key}"})

@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from gateway.commission import decode_words, parse_units
+from lingtan.gateway.commission import decode_words, parse_units
 from tests.services import free_port
 from tests.test_gateway_harness import REPO, SimThread, config_of, meter, platform, write_config
 
 
 def lingtan(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "lingtan", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
 
 

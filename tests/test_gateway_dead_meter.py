@@ -14,10 +14,10 @@ ran.
 import asyncio
 from datetime import datetime
 
-from gateway.poller import BACKOFF_AFTER, retry_interval_s
-from gateway.service import GatewayService
-from simulator.clock import SimClock
-from simulator.server import ParkServer
+from lingtan.gateway.poller import BACKOFF_AFTER, retry_interval_s
+from lingtan.gateway.service import GatewayService
+from lingtan.simulator.clock import SimClock
+from lingtan.simulator.server import ParkServer
 from tests.services import free_port
 from tests.test_gateway_harness import START, config_of, meter, platform
 
@@ -59,7 +59,7 @@ def test_dead_meter_costs_its_own_bus_one_timeout_per_attempt_and_other_buses_no
         return gw
 
     gw = asyncio.run(scenario())
-    from gateway.spool import Spool
+    from lingtan.gateway.spool import Spool
     spool = Spool(tmp_path / "spool.db")
     readings = spool.peek(100_000)
     spool.close()

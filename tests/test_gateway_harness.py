@@ -22,9 +22,9 @@ import yaml
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
-from accounting.config import Config, parse_config
-from simulator.clock import SimClock
-from simulator.server import ParkServer
+from lingtan.kernel.config import Config, parse_config
+from lingtan.simulator.clock import SimClock
+from lingtan.simulator.server import ParkServer
 from tests.services import wait_for
 
 START = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)  # noon in Asia/Shanghai
@@ -168,7 +168,7 @@ def assert_served_exactly_once(config: Config, served: dict[str, list[tuple]], r
 def gateway_process(config_path: Path, log_path: Path, env: dict | None = None, verbose: bool = False
                     ) -> subprocess.Popen:
     """`lingtan gateway --config FILE --id gw-1` as a real process, logging to a file."""
-    args = [sys.executable, "-m", "api.cli", *(["-v"] if verbose else []), "gateway", "--config",
+    args = [sys.executable, "-m", "lingtan", *(["-v"] if verbose else []), "gateway", "--config",
             str(config_path), "--id", "gw-1"]
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
     try:

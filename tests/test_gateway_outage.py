@@ -9,9 +9,9 @@ every value the simulator served arrives exactly once.
 import asyncio
 from datetime import datetime, timedelta
 
-from gateway.service import GatewayService
-from simulator.clock import SimClock
-from simulator.server import ParkServer
+from lingtan.gateway.service import GatewayService
+from lingtan.simulator.clock import SimClock
+from lingtan.simulator.server import ParkServer
 from tests.test_gateway_harness import (
     START, Subscriber, assert_in_order, assert_served_exactly_once, config_of, meter, platform, unique_by_seq,
 )

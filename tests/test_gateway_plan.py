@@ -6,7 +6,7 @@ the protocol's 125 (Modbus application protocol v1.1b3, 6.3/6.4).
 
 import pytest
 
-from gateway import profile as profiles
+from lingtan.kernel import profile as profiles
 
 
 def float_map(n: int, **extra) -> dict:

@@ -3,10 +3,10 @@ simulator on the other (simulator.serial_ports maps 'gw-1/bus-rtu' to its end)."
 
 import asyncio
 
-from gateway.service import GatewayService
-from gateway.spool import Spool
-from simulator.clock import SimClock
-from simulator.server import ParkServer
+from lingtan.gateway.service import GatewayService
+from lingtan.gateway.spool import Spool
+from lingtan.simulator.clock import SimClock
+from lingtan.simulator.server import ParkServer
 from tests.services import free_port
 from tests.test_gateway_harness import START, assert_served_exactly_once, config_of, meter, platform, unique_by_seq
 

@@ -8,10 +8,10 @@ dropped first, counted (persistently), logged, and reported as `dropped` in the 
 import asyncio
 import logging
 
-from gateway.service import GatewayService
-from gateway.spool import Spool
-from simulator.clock import SimClock
-from simulator.server import ParkServer
+from lingtan.gateway.service import GatewayService
+from lingtan.gateway.spool import Spool
+from lingtan.simulator.clock import SimClock
+from lingtan.simulator.server import ParkServer
 from tests.services import free_port
 from tests.test_gateway_harness import START, Subscriber, config_of, meter, platform, unique_by_seq
 

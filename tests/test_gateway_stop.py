@@ -8,7 +8,7 @@ gateway` stops the same way on SIGTERM, so an installer's `systemctl stop` would
 
 import asyncio
 
-from gateway.service import GatewayService
+from lingtan.gateway.service import GatewayService
 from tests.services import free_port
 from tests.test_gateway_harness import SimThread, config_of, meter, platform
 

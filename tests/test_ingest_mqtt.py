@@ -14,13 +14,13 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from accounting import contract
-from accounting.config import parse_config
-from api.db import make_engine, sessions
-from api.models import DeadLetter, Latest
-from ingest.consumer import RECEIVE_MAXIMUM
-from ingest.metrics import serve_metrics
-from ingest.service import make_ingest
+from lingtan.kernel import contract
+from lingtan.kernel.config import parse_config
+from lingtan.store.db import make_engine, sessions
+from lingtan.store.models import DeadLetter, Latest
+from lingtan.ingest.consumer import RECEIVE_MAXIMUM
+from lingtan.ingest.metrics import serve_metrics
+from lingtan.ingest.service import make_ingest
 from tests.services import free_port, wait_for
 
 T0 = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)
@@ -137,7 +137,7 @@ def test_two_workers_share_the_load_and_store_every_reading_once(tmp_path, mosqu
 def test_sqlite_store_through_mqtt_equals_what_was_sent(tmp_path, mosquitto):
     """The demo's embedded store, read back value by value after the whole MQTT path, with every
     message published twice (a gateway replaying after a lost PUBACK)."""
-    from ingest.sinks.sqlite import SqliteSink
+    from lingtan.store.timeseries.sqlite import SqliteSink
 
     path = tmp_path / "ts.db"
     config = parse_config(make_config(tmp_path, mosquitto.port, {"kind": "sqlite", "path": str(path)}), "sqlite")
@@ -389,7 +389,7 @@ def test_dead_letters_command_lists_rejections(tmp_path, mosquitto):
         gw.close()
     path = tmp_path / "platform.yaml"
     path.write_text(json.dumps(data))
-    run = [sys.executable, "-m", "api.cli", "dead-letters", "--config", str(path)]
+    run = [sys.executable, "-m", "lingtan", "dead-letters", "--config", str(path)]
     out = subprocess.run(run + ["--park", PARK], capture_output=True, text=True, check=True).stdout
     assert "lingtan/v1/ing-park/gw-0/readings" in out and "contract v1: (message) = <list>" in out
     assert "other-park" not in out

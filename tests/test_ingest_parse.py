@@ -5,9 +5,9 @@ import json
 import pytest
 import yaml
 
-from accounting.config import parse_config
-from api.configfile import demo_config_text
-from ingest.consumer import Ingest, Rejected
+from lingtan.kernel.config import parse_config
+from lingtan.cli.configfile import demo_config_text
+from lingtan.ingest.consumer import Ingest, Rejected
 
 TOPIC = "lingtan/v1/demo-park/gw-demo/readings"
 
@@ -21,7 +21,7 @@ class NoSink:
 def ingest(tmp_path):
     data = yaml.safe_load(demo_config_text())
     data["store"]["url"] = f"sqlite:///{tmp_path / 'p.db'}"
-    from api.db import make_engine
+    from lingtan.store.db import make_engine
     config = parse_config(data)
     return Ingest(config, NoSink(), make_engine(config.store.url))
 
@@ -118,7 +118,7 @@ MUTATIONS = [
 def test_fast_path_never_accepts_what_the_schema_rejects(ingest, mutate):
     """The fast path is an optimisation: what it accepts, the full check (schema + identities) accepts
     with the same rows; what it declines, the full check decides."""
-    from accounting import contract
+    from lingtan.kernel import contract
     msg = json.loads(payload())
     mutate(msg)
     fast = ingest.validator._fast(TOPIC, msg)

@@ -5,8 +5,8 @@ restore shared ones), so readings published right after a broker restart, before
 are back, are queued for them and nothing is lost.
 """
 
-from accounting.config import parse_config
-from ingest.service import make_ingest
+from lingtan.kernel.config import parse_config
+from lingtan.ingest.service import make_ingest
 from tests.services import wait_for
 from tests.test_ingest_mqtt import Gateway, count_points, influx_points, make_config
 
@@ -72,7 +72,7 @@ def test_cli_partition_runs_worker_i_of_n(tmp_path):
 
     import pytest
 
-    from api.cli import _ingest_threads, partition_arg
+    from lingtan.cli.main import _ingest_threads, partition_arg
 
     config = parse_config(make_config(tmp_path, 1883, {"kind": "sqlite", "path": str(tmp_path / "ts.db")},
                                       gateways=4, shared_group=None))

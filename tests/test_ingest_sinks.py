@@ -3,13 +3,13 @@
 import json
 import pytest
 
-from accounting.config import Sink, parse_config
-from api.db import make_engine
-from ingest.consumer import Ingest
-from ingest.rows import Row, SinkRejected, SinkUnavailable, line_protocol
-from ingest.sinks.influx_v1 import InfluxV1Sink
-from ingest.sinks.influx_v2 import InfluxV2Sink
-from ingest.sinks.sqlite import SqliteSink
+from lingtan.kernel.config import Sink, parse_config
+from lingtan.store.db import make_engine
+from lingtan.ingest.consumer import Ingest
+from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_protocol
+from lingtan.store.timeseries.influx_v1 import InfluxV1Sink
+from lingtan.store.timeseries.influx_v2 import InfluxV2Sink
+from lingtan.store.timeseries.sqlite import SqliteSink
 from tests.services import wait_for
 from tests.test_ingest_mqtt import PARK, Gateway, Worker, make_config
 

@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, MetaData, Table, create_engine, insert, select, text
 
-from api.db import current_revision, head_revision, make_engine, sessions, upgrade
-from api.models import Base, IntervalEnergy, RevisionCounter
+from lingtan.store.db import current_revision, head_revision, make_engine, sessions, upgrade
+from lingtan.store.models import Base, IntervalEnergy, RevisionCounter
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

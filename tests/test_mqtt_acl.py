@@ -6,8 +6,8 @@ import threading
 
 import paho.mqtt.client as mqtt
 
-from accounting.config import parse_config
-from gateway.acl import acl_text, write_auth
+from lingtan.kernel.config import parse_config
+from lingtan.gateway.acl import acl_text, write_auth
 from tests.services import wait_for
 
 
@@ -55,7 +55,7 @@ def test_cli_writes_the_files(tmp_path):
     import yaml
     cfg = tmp_path / "platform.yaml"
     cfg.write_text(yaml.safe_dump(two_parks()))
-    run = subprocess.run([sys.executable, "-m", "api.cli", "mqtt-auth", "--config", str(cfg), "--out",
+    run = subprocess.run([sys.executable, "-m", "lingtan", "mqtt-auth", "--config", str(cfg), "--out",
                           str(tmp_path / "auth")], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     secret = (tmp_path / "auth" / "secrets" / "gw-a").read_text()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accounting.quantities import COUNTERS, QUANTITIES
-from gateway.profile import (
+from lingtan.kernel.quantities import COUNTERS, QUANTITIES
+from lingtan.kernel.profile import (
     MAX_REGISTERS_PER_REQUEST,
     Profile,
     ProfileError,
@@ -25,7 +25,7 @@ from gateway.profile import (
 
 CASES = Path(__file__).parent / "cases" / "profiles"
 SHIPPED = sorted(
-    p.name.removesuffix(".yaml") for p in resources.files("gateway.profiles").iterdir() if p.name.endswith(".yaml")
+    p.name.removesuffix(".yaml") for p in resources.files("lingtan.kernel.profiles").iterdir() if p.name.endswith(".yaml")
 )
 # The generic map has no datasheet; its only "source" is the contract, checked by the round trip.
 WITHOUT_DATASHEET = {"generic_float32"}

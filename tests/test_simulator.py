@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accounting.config import ConfigError, parse_config
-from api.configfile import load_config
-from simulator import ManualClock, ParkModel, ParkServer, load_scenario
-from simulator.fleet import fleet_config
-from simulator.scenario import parse_scenario
+from lingtan.kernel.config import ConfigError, parse_config
+from lingtan.cli.configfile import load_config
+from lingtan.simulator import ManualClock, ParkModel, ParkServer, load_scenario
+from lingtan.simulator.fleet import fleet_config
+from lingtan.simulator.scenario import parse_scenario
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "platform-jiangsu-sim.yaml"
 START = datetime(2026, 6, 14, 16, 0, tzinfo=UTC)  # Monday 00:00 in Suzhou

@@ -8,10 +8,10 @@ import pytest
 from pymodbus import ModbusException
 from pymodbus.client import AsyncModbusTcpClient
 
-from accounting.config import ConfigError
-from gateway import profile as profiles
-from simulator import ManualClock, ParkServer, load_scenario
-from simulator.scenario import parse_scenario
+from lingtan.kernel.config import ConfigError
+from lingtan.kernel import profile as profiles
+from lingtan.simulator import ManualClock, ParkServer, load_scenario
+from lingtan.simulator.scenario import parse_scenario
 from tests.test_simulator_modbus import NOON, jiangsu_on_free_ports
 
 ADL400_WRAP_KWH = 2 ** 32 * 0.01  # uint32 of 0.01 kWh (Acrel ADL400 000AH)

@@ -17,11 +17,11 @@ import pytest
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
-from accounting.config import parse_config
-from api.configfile import load_config
-from gateway import profile as profiles
-from simulator import ManualClock, ParkServer
-from simulator.fleet import fleet_config
+from lingtan.kernel.config import parse_config
+from lingtan.cli.configfile import load_config
+from lingtan.kernel import profile as profiles
+from lingtan.simulator import ManualClock, ParkServer
+from lingtan.simulator.fleet import fleet_config
 from tests.services import free_port
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "platform-jiangsu-sim.yaml"
@@ -240,9 +240,9 @@ def test_absent_unit_answers_gateway_target_failed(tmp_path):
 
     from pymodbus.client import AsyncModbusTcpClient
 
-    from accounting.config import parse_config
-    from simulator.clock import SimClock
-    from simulator.server import ParkServer
+    from lingtan.kernel.config import parse_config
+    from lingtan.simulator.clock import SimClock
+    from lingtan.simulator.server import ParkServer
     from tests.services import free_port
 
     port = free_port()

@@ -1,6 +1,6 @@
 """REST API v1 routes, one module per noun; each module exports `router`."""
 
-from api.schemas import Problem
+from lingtan.api.schemas import Problem
 
 _PROBLEM = {"model": Problem}
 AUTH_ERRORS = {

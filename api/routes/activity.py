@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from api import activities, schemas
-from api.deps import Admin, CtxDep, ReadPark, SessionDep, WritePark, Writer
-from api.routes import BAD_BODY, NOT_MODIFIED, PARK_ERRORS
-from api.routes.indicators import Year
+from lingtan.api import activities, schemas
+from lingtan.api.deps import Admin, CtxDep, ReadPark, SessionDep, WritePark, Writer
+from lingtan.api.routes import BAD_BODY, NOT_MODIFIED, PARK_ERRORS
+from lingtan.api.routes.indicators import Year
 
 router = APIRouter(tags=["activity"])
 

@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api import carbon, schemas, series
-from api.deps import CtxDep, ReadPark, SessionDep
-from api.routes import NOT_MODIFIED, PARK_ERRORS
+from lingtan.api import carbon, schemas, series
+from lingtan.api.deps import CtxDep, ReadPark, SessionDep
+from lingtan.api.routes import NOT_MODIFIED, PARK_ERRORS
 
 router = APIRouter(tags=["carbon"], responses={**PARK_ERRORS, **NOT_MODIFIED})
 

@@ -6,11 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api import exports, schemas
-from api.deps import CtxDep, ReadPark, SessionDep
-from api.routes import PARK_ERRORS
-from api.routes.carbon import series_of
-from api.routes.indicators import Year, indicators_of
+from lingtan.api import exports, schemas
+from lingtan.api.deps import CtxDep, ReadPark, SessionDep
+from lingtan.api.routes import PARK_ERRORS
+from lingtan.api.routes.carbon import series_of
+from lingtan.api.routes.indicators import Year, indicators_of
 
 router = APIRouter(tags=["exports"])
 Fmt = Annotated[exports.Format, Query(description="csv (UTF-8 with BOM) or xlsx")]

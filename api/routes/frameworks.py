@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 
-from accounting.indicators import load_framework
-from accounting.resources import framework_names
-from api.deps import Reader
-from api.routes import AUTH_ERRORS, NOT_MODIFIED, _PROBLEM
+from lingtan.accounting.indicators import load_framework
+from lingtan.accounting.resources import framework_names
+from lingtan.api.deps import Reader
+from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED, _PROBLEM
 
 router = APIRouter(tags=["indicators"], responses={**AUTH_ERRORS, **NOT_MODIFIED})
 

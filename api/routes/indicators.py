@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api import schemas, scorecard
-from api.deps import CtxDep, ReadPark, SessionDep
-from api.routes import NOT_MODIFIED, PARK_ERRORS
+from lingtan.api import schemas, scorecard
+from lingtan.api.deps import CtxDep, ReadPark, SessionDep
+from lingtan.api.routes import NOT_MODIFIED, PARK_ERRORS
 
 router = APIRouter(tags=["indicators"], responses={**PARK_ERRORS, **NOT_MODIFIED})
 

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
-from api import schemas
-from api.cursor import decode, encode
-from api.deps import Admin, SessionDep
-from api.models import DeadLetter
-from api.routes import AUTH_ERRORS, NOT_MODIFIED
+from lingtan.api import schemas
+from lingtan.api.cursor import decode, encode
+from lingtan.api.deps import Admin, SessionDep
+from lingtan.store.models import DeadLetter
+from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED
 
 router = APIRouter(tags=["ingest"])
 

@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, HTTPException, Response
 from sqlalchemy import select
 
-from api import auth, schemas
-from api.deps import CtxDep, PrincipalDep, SessionDep
-from api.routes import AUTH_ERRORS, BAD_BODY, NOT_MODIFIED
+from lingtan.api import auth, schemas
+from lingtan.api.deps import CtxDep, PrincipalDep, SessionDep
+from lingtan.api.routes import AUTH_ERRORS, BAD_BODY, NOT_MODIFIED
 
 router = APIRouter()
 

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
 
-from api import carbon, schemas
-from api.deps import CtxDep, ReadPark, Reader, SessionDep
-from api.models import Latest
-from api.routes import AUTH_ERRORS, NOT_MODIFIED, PARK_ERRORS
-from api.timeutil import aware
+from lingtan.api import carbon, schemas
+from lingtan.api.deps import CtxDep, ReadPark, Reader, SessionDep
+from lingtan.store.models import Latest
+from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED, PARK_ERRORS
+from lingtan.store.timeutil import aware
 
 router = APIRouter(tags=["parks"], responses=NOT_MODIFIED)
 

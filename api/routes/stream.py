@@ -13,12 +13,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
-from accounting.park import Park
-from api import carbon
-from api.deps import Context, CtxDep, ReadPark
-from api.models import IntervalEnergy, Latest
-from api.routes import PARK_ERRORS
-from api.routes.parks import _meters, list_gateways
+from lingtan.kernel.park import Park
+from lingtan.api import carbon
+from lingtan.api.deps import Context, CtxDep, ReadPark
+from lingtan.store.models import IntervalEnergy, Latest
+from lingtan.api.routes import PARK_ERRORS
+from lingtan.api.routes.parks import _meters, list_gateways
 
 router = APIRouter(tags=["live"])
 POLL_S = 0.25

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api import schemas, sync
-from api.deps import CtxDep, ReadPark, SessionDep
-from api.routes import NOT_MODIFIED, PARK_ERRORS
+from lingtan.api import schemas, sync
+from lingtan.api.deps import CtxDep, ReadPark, SessionDep
+from lingtan.api.routes import NOT_MODIFIED, PARK_ERRORS
 
 router = APIRouter(tags=["sync"], responses={**PARK_ERRORS, **NOT_MODIFIED})
 

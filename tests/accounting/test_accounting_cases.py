@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accounting.offline import evaluate
+from lingtan.accounting.offline import evaluate
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "accounting"
 REL = 1e-9

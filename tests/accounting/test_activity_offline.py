@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accounting.activity import ActivityError, parse_activity
-from accounting.offline import evaluate
+from lingtan.accounting.activity import ActivityError, parse_activity
+from lingtan.accounting.offline import evaluate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "activity-example.yaml"
 MINIMAL = {"park": "p", "year": 2025, "electricity": {"grid_import_kwh": 1_000_000_000}}

@@ -2,10 +2,10 @@
 
 import pytest
 
-from accounting.account import account
-from accounting.activity import parse_activity
-from accounting.balance import BalanceFlag, split_electricity
-from accounting.activity import Electricity
+from lingtan.accounting.account import account
+from lingtan.accounting.activity import parse_activity
+from lingtan.accounting.balance import BalanceFlag, split_electricity
+from lingtan.accounting.activity import Electricity
 
 
 def acct(**data):

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from accounting.factors import FactorError, Status, change_factor, default_factors, parse_factors
+from lingtan.accounting.factors import FactorError, Status, change_factor, default_factors, parse_factors
 
 WHEN = datetime(2026, 2, 1, 9, 30, tzinfo=UTC)
 

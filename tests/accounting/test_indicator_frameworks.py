@@ -4,12 +4,12 @@ import copy
 
 import pytest
 
-from accounting.account import account
-from accounting.activity import parse_activity
-from accounting.framework import FrameworkError, framework_data, parse_framework
-from accounting.indicators import Status, evaluate_framework, load_framework
-from accounting.metrics import METRICS
-from accounting.resources import framework_names
+from lingtan.accounting.account import account
+from lingtan.accounting.activity import parse_activity
+from lingtan.accounting.framework import FrameworkError, framework_data, parse_framework
+from lingtan.accounting.indicators import Status, evaluate_framework, load_framework
+from lingtan.accounting.metrics import METRICS
+from lingtan.accounting.resources import framework_names
 
 
 def acct(**data):

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from accounting.counter import Flag
-from accounting.intervals import (
+from lingtan.accounting.counter import Flag
+from lingtan.accounting.intervals import (
     IntervalError, Sample, SampleArrays, compute_intervals, consumption, interval_series, to_us,
 )
-from accounting.periods import PeriodKind, elapsed_share, periods_between, rollup
+from lingtan.accounting.periods import PeriodKind, elapsed_share, periods_between, rollup
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

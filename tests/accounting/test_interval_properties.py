@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounting.counter import Flag
-from accounting.intervals import compute_intervals, consumption, interval_series
+from lingtan.accounting.counter import Flag
+from lingtan.accounting.intervals import compute_intervals, consumption, interval_series
 
 MODULUS = 10_000.0  # small register so rollovers happen
 MAX_RATE = 100.0  # counter units per hour

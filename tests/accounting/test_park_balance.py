@@ -2,9 +2,9 @@
 
 import pytest
 
-from accounting.activity import Activity, Electricity
-from accounting.balance import BalanceError, BalanceFlag, park_balance, split_electricity
-from accounting.park import Park
+from lingtan.accounting.activity import Activity, Electricity
+from lingtan.accounting.balance import BalanceError, BalanceFlag, park_balance, split_electricity
+from lingtan.kernel.park import Park
 
 
 def meter(mid, carrier, role, boundary, **extra):

@@ -40,15 +40,15 @@ import paho.mqtt.client as mqtt
 import yaml
 from sqlalchemy import select
 
-from accounting.config import parse_config
-from accounting.quantities import CARRIER_QUANTITIES, COUNTERS
-from api.db import make_engine, sessions
-from api.models import IntervalEnergy
-from api.rollup import Rollup
-from ingest.service import make_ingest
-from ingest.sinks import open_sink
-from simulator.clock import SimClock
-from simulator.fleet import fleet_config
+from lingtan.kernel.config import parse_config
+from lingtan.kernel.quantities import CARRIER_QUANTITIES, COUNTERS
+from lingtan.store.db import make_engine, sessions
+from lingtan.store.models import IntervalEnergy
+from lingtan.accounting.service import Rollup
+from lingtan.ingest.service import make_ingest
+from lingtan.store.timeseries import open_sink
+from lingtan.simulator.clock import SimClock
+from lingtan.simulator.fleet import fleet_config
 from tests.support import InfluxDBv1, Mosquitto, free_port, wait_for
 from tests.test_gateway_harness import SimThread
 
@@ -180,7 +180,7 @@ class Soak:
         log = open(self.folder / f"{gw}.log", "ab")  # noqa: SIM115 - the child owns it
         try:
             self.gateways[gw] = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "gateway", "--config", str(self.config_path), "--id", gw,
+                [sys.executable, "-m", "lingtan", "gateway", "--config", str(self.config_path), "--id", gw,
                  "--clock-start", START.isoformat(), "--clock-speed", repr(self.plan.speed),
                  "--clock-epoch", repr(self.epoch)],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
@@ -454,9 +454,9 @@ class Soak:
         expected (ground-truth) meter energies."""
         from fastapi.testclient import TestClient
 
-        from api.app import create_app
-        from api.auth import Scope, create_key
-        from api.carbon import figures
+        from lingtan.api.app import create_app
+        from lingtan.api.auth import Scope, create_key
+        from lingtan.api.carbon import figures
 
         now = self.stopped_at
         today = now.astimezone(self.park.zone).date()

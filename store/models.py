@@ -47,7 +47,7 @@ class Dirty(Base):
     park: Mapped[str] = mapped_column(String(64), primary_key=True)
     meter: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    token: Mapped[str] = mapped_column(String(32))  # renewed on every marking; see api.rollup
+    token: Mapped[str] = mapped_column(String(32))  # renewed on every marking; see lingtan.accounting.service
 
 
 class Revisioned:

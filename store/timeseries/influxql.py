@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from ingest.rows import SinkUnavailable
+from lingtan.store.timeseries.base import SinkUnavailable
 
 
 class InfluxQLReader:

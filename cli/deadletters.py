@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from accounting.config import Config
-from api.db import make_engine, sessions
-from api.models import DeadLetter
+from lingtan.kernel.config import Config
+from lingtan.store.db import make_engine, sessions
+from lingtan.store.models import DeadLetter
 
 
 def recent(config: Config, park: str | None = None, limit: int = 20) -> list[DeadLetter]:

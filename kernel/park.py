@@ -68,7 +68,7 @@ class Meter(Frozen):
     non_fossil: bool = Field(False, description="heat from non-fossil sources counts 0 tCO2")
     gateway: Ident
     modbus: ModbusAddress
-    profile: Ident = Field(description="device profile name, see gateway/profiles")
+    profile: Ident = Field(description="device profile name, see kernel/profiles")
     poll_interval_s: float = Field(5.0, gt=0, le=3600)
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import yaml
 
-from accounting.config import Config, parse_config
+from lingtan.kernel.config import Config, parse_config
 
 log = logging.getLogger(__name__)
 
 
 def demo_config(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: int | None = None,
                 modbus_port: int | None = None) -> Config:
-    from api.configfile import demo_config_text
+    from lingtan.cli.configfile import demo_config_text
     data = yaml.safe_load(demo_config_text())
     data["api"]["port"] = port
     if mqtt_port:
@@ -33,7 +33,7 @@ def demo_config(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port:
     data["store"]["url"] = f"sqlite:///{data_dir / 'lingtan.db'}"
     for g in data["gateways"]:
         g["spool"]["path"] = str(data_dir / f"{g['id']}-spool.db")
-    return parse_config(data, "api/demo.yaml (embedded)")
+    return parse_config(data, "cli/demo.yaml (embedded)")
 
 
 def broker_config(config: Config) -> dict:
@@ -48,15 +48,15 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
              modbus_port: int | None = None) -> None:
     from amqtt.broker import Broker
 
-    from api.app import create_app
-    from api.db import make_engine
-    from api.rollup import Rollup
-    from api.runner import api_server, run_until_signal, utc_now
-    from gateway.service import GatewayService
-    from ingest.service import make_ingest
-    from ingest.sinks import open_sink
-    from simulator.clock import SimClock
-    from simulator.server import ParkServer
+    from lingtan.api.app import create_app
+    from lingtan.store.db import make_engine
+    from lingtan.accounting.service import Rollup
+    from lingtan.cli.runner import api_server, run_until_signal, utc_now
+    from lingtan.gateway.service import GatewayService
+    from lingtan.ingest.service import make_ingest
+    from lingtan.store.timeseries import open_sink
+    from lingtan.simulator.clock import SimClock
+    from lingtan.simulator.server import ParkServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
     config = demo_config(data_dir, port, speed, mqtt_port, modbus_port)

@@ -3,7 +3,7 @@
 import sqlite3
 import threading
 
-from ingest.rows import Row, SinkUnavailable
+from lingtan.store.timeseries.base import Row, SinkUnavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (

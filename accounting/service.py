@@ -14,13 +14,13 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import delete, select
 
-from accounting.config import Config
-from accounting.intervals import compute_intervals
-from accounting.quantities import CARRIER_QUANTITIES, COUNTERS
-from api.db import sessions
-from api.models import Dirty, IntervalEnergy
-from gateway import profile as profiles
-from ingest.rows import SinkUnavailable
+from lingtan.kernel.config import Config
+from lingtan.accounting.intervals import compute_intervals
+from lingtan.kernel.quantities import CARRIER_QUANTITIES, COUNTERS
+from lingtan.store.db import sessions
+from lingtan.store.models import Dirty, IntervalEnergy
+from lingtan.kernel import profile as profiles
+from lingtan.store.timeseries.base import SinkUnavailable
 
 log = logging.getLogger(__name__)
 

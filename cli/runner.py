@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 
-from accounting.config import Config
+from lingtan.kernel.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,14 @@ Secrets are never written in the file: a key ending in `_env` names the environm
 that holds the secret.
 """
 
+import os
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from accounting.park import Frozen, Ident, Park
+from lingtan.kernel.park import Frozen, Ident, Park
 
 
 class ConfigError(ValueError):
@@ -51,6 +52,15 @@ class Spool(Frozen):
 class Credentials(Frozen):
     username: str | None = None
     password_env: str | None = Field(None, description="environment variable holding the password")
+
+    def password(self) -> str | None:
+        """The secret named by `password_env`; never logged."""
+        if self.password_env is None:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(f"environment variable {self.password_env} (mqtt.password_env) is not set")
+        return value
 
 
 class Gateway(Frozen):

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from accounting.config import Config, ConfigError, format_errors, parse_config
-from accounting.park import Park
+from lingtan.kernel.config import Config, ConfigError, format_errors, parse_config
+from lingtan.kernel.park import Park
 
 
 def _read_yaml(path: Path) -> object:
@@ -47,4 +47,4 @@ def load_config(path: str | Path) -> Config:
 
 
 def demo_config_text() -> str:
-    return (resources.files("api") / "demo.yaml").read_text(encoding="utf-8")
+    return (resources.files("lingtan.cli") / "demo.yaml").read_text(encoding="utf-8")

@@ -1,6 +1,11 @@
-"""A validated reading, flattened for the sinks, and the line protocol every Influx-type sink speaks."""
+"""The seam of the time-series stores: the row they take, the protocol every store implements,
+the two errors they raise, and the line protocol every Influx-type store speaks.
 
-from typing import NamedTuple
+Each store module translates its library's exceptions into `SinkUnavailable` / `SinkRejected`
+at its boundary; nothing above the store sees an httpx, influxdb-client or sqlite3 error.
+"""
+
+from typing import NamedTuple, Protocol
 
 
 class Row(NamedTuple):
@@ -12,6 +17,27 @@ class Row(NamedTuple):
     gateway: str
     seq: int
     values: dict[str, float]  # quantity name (unit in the name) -> value
+
+
+Sample = tuple[int, float]
+"""One stored value: (UTC epoch milliseconds, value)."""
+
+
+class TimeSeriesStore(Protocol):
+    """What ingest writes to and the accounting service reads from (SQLite, InfluxDB 1.x, the
+    v2 write API with InfluxQL or VictoriaMetrics read-back)."""
+
+    def write(self, rows: list[Row]) -> None:
+        """Store rows durably before returning; the same (park, meter, time) overwrites, so a
+        replay is idempotent. Raises SinkUnavailable (retry later) or SinkRejected."""
+
+    def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[Sample]:
+        """A quantity's samples with start_ms <= time < end_ms, oldest first."""
+
+    def neighbours(self, park: str, meter: str, quantity: str, ts_ms: int) -> tuple[Sample | None, Sample | None]:
+        """The last sample before ts_ms and the first at or after it (None where there is none)."""
+
+    def close(self) -> None: ...
 
 
 class SinkUnavailable(Exception):

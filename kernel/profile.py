@@ -1,6 +1,6 @@
 """Device profiles: register maps as data, one generic decoder (and encoder for the simulator).
 
-A profile is a YAML file in gateway/profiles/ naming the datasheet it comes from. Each register
+A profile is a YAML file in kernel/profiles/ naming the datasheet it comes from. Each register
 entry maps a Modbus address onto one contract quantity with its data type, word and byte order
 and scale; the engineering unit after scaling must be the quantity's own unit, so a profile that
 would publish W as kW is rejected at load time.
@@ -17,8 +17,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from accounting.config import format_errors
-from accounting.quantities import QUANTITIES
+from lingtan.kernel.config import format_errors
+from lingtan.kernel.quantities import QUANTITIES
 
 MAX_REGISTERS_PER_REQUEST = 125  # Modbus application protocol v1.1b3, 6.3/6.4
 _SF_NOT_IMPLEMENTED = 0x8000  # SunSpec sunssf "not implemented"; 10**-32768 would publish a false 0
@@ -201,13 +201,13 @@ def parse_profile(data: object, source: str) -> Profile:
 
 @cache
 def load(name: str) -> Profile:
-    """The shipped profile of that name (gateway/profiles/NAME.yaml)."""
-    path = resources.files("gateway.profiles") / f"{name}.yaml"
+    """The shipped profile of that name (kernel/profiles/NAME.yaml)."""
+    path = resources.files("lingtan.kernel.profiles") / f"{name}.yaml"
     if not path.is_file():
-        known = sorted(p.name.removesuffix(".yaml") for p in resources.files("gateway.profiles").iterdir()
+        known = sorted(p.name.removesuffix(".yaml") for p in resources.files("lingtan.kernel.profiles").iterdir()
                        if p.name.endswith(".yaml"))
         raise ProfileError(f"no device profile {name!r}; known profiles: {', '.join(known)}")
-    return parse_profile(yaml.safe_load(path.read_text(encoding="utf-8")), f"gateway/profiles/{name}.yaml")
+    return parse_profile(yaml.safe_load(path.read_text(encoding="utf-8")), f"kernel/profiles/{name}.yaml")
 
 
 def counter_modulus(profile: Profile, quantity: str) -> float | None:

@@ -5,7 +5,7 @@ gzip-compressed batches of `sink.batch_lines`, so a write either lands or raises
 buffered unseen. Reading back (for accounting), by `sink.reader`: `influxql` — InfluxQL on the
 1.x compatibility `/query` API with the bucket as database and the token (InfluxDB 2.7+ maps
 every bucket virtually; 1.8+); `victoria_metrics` — VictoriaMetrics' export API
-(ingest.sinks.victoria). InfluxDB 3 Core's InfluxQL API is not covered by either yet.
+(lingtan.store.timeseries.victoria). InfluxDB 3 Core's InfluxQL API is not covered by either yet.
 """
 
 import os
@@ -16,10 +16,10 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from accounting.config import Sink
-from ingest.rows import Row, SinkRejected, SinkUnavailable, line_protocol
-from ingest.sinks.influxql import InfluxQLReader
-from ingest.sinks.victoria import VictoriaReader
+from lingtan.kernel.config import Sink
+from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_protocol
+from lingtan.store.timeseries.influxql import InfluxQLReader
+from lingtan.store.timeseries.victoria import VictoriaReader
 
 # a 4xx other than these means the store refused the data itself, not that it is unreachable
 _RETRYABLE = {401, 403, 404, 408, 429}

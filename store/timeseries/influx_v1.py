@@ -2,9 +2,9 @@
 
 import httpx
 
-from accounting.config import Sink
-from ingest.rows import Row, SinkRejected, SinkUnavailable, line_protocol
-from ingest.sinks.influxql import InfluxQLReader
+from lingtan.kernel.config import Sink
+from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_protocol
+from lingtan.store.timeseries.influxql import InfluxQLReader
 
 
 class InfluxV1Sink:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from accounting.config import Config, ConfigError
+from lingtan.kernel.config import Config, ConfigError
 
 log = logging.getLogger("lingtan")
 
@@ -27,15 +27,15 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _config(path: str) -> Config:
-    from api.configfile import load_config
+    from lingtan.cli.configfile import load_config
     return load_config(path)
 
 
 # -- services -------------------------------------------------------------------------
 def cmd_simulate(args) -> None:
-    from simulator.clock import SimClock
-    from simulator.server import ParkServer
-    from api.runner import run_until_signal, utc_now
+    from lingtan.simulator.clock import SimClock
+    from lingtan.simulator.server import ParkServer
+    from lingtan.cli.runner import run_until_signal, utc_now
 
     config = _config(args.config)
 
@@ -50,8 +50,8 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_gateway(args) -> None:
-    from gateway.service import GatewayService
-    from api.runner import run_until_signal
+    from lingtan.gateway.service import GatewayService
+    from lingtan.cli.runner import run_until_signal
 
     config = _config(args.config)
     try:
@@ -65,7 +65,7 @@ def cmd_gateway(args) -> None:
             raise ConfigError("--clock-start, --clock-speed and --clock-epoch go together")
         import time
         from datetime import datetime
-        from simulator.clock import SimClock
+        from lingtan.simulator.clock import SimClock
         try:
             start = datetime.fromisoformat(args.clock_start)
         except ValueError:
@@ -80,7 +80,7 @@ def cmd_gateway(args) -> None:
 
 
 def _ingest_threads(config: Config, workers: int, partition: tuple[int, int] | None = None):
-    from ingest.service import make_ingest, start_metrics
+    from lingtan.ingest.service import make_ingest, start_metrics
     out, made = [], []
     shares = [partition] if partition else [(i, workers) for i in range(workers)]
     for i, n in shares:
@@ -93,7 +93,7 @@ def _ingest_threads(config: Config, workers: int, partition: tuple[int, int] | N
 
 
 def cmd_ingest(args) -> None:
-    from api.runner import run_until_signal
+    from lingtan.cli.runner import run_until_signal
     config = _config(args.config)
     if args.workers > 1 and config.ingest.shared_group and config.mqtt.protocol != "5":
         raise ConfigError(f"{args.config}: ingest.shared_group needs mqtt.protocol '5'")
@@ -117,22 +117,22 @@ def partition_arg(text: str) -> tuple[int, int]:
 
 
 def _rollup_thread(config: Config):
-    from api.db import make_engine
-    from api.rollup import Rollup
-    from ingest.sinks import open_sink
+    from lingtan.store.db import make_engine
+    from lingtan.accounting.service import Rollup
+    from lingtan.store.timeseries import open_sink
     rollup = Rollup(config, open_sink(config.ingest.sink), make_engine(config.store.url))
     return threading.Thread(target=rollup.run, name="accounting", daemon=True), rollup.stop
 
 
 def cmd_accounting(args) -> None:
-    from api.runner import run_until_signal
+    from lingtan.cli.runner import run_until_signal
     asyncio.run(run_until_signal([], [_rollup_thread(_config(args.config))]))
 
 
 def cmd_api(args) -> None:
-    from api.app import create_app
-    from api.db import make_engine
-    from api.runner import api_server, run_until_signal
+    from lingtan.api.app import create_app
+    from lingtan.store.db import make_engine
+    from lingtan.cli.runner import api_server, run_until_signal
     config = _config(args.config)
     server = api_server(config, create_app(config, make_engine(config.store.url)))
     print(f"Lingtan API on http://{config.api.host}:{config.api.port}/", file=sys.stderr)
@@ -140,7 +140,7 @@ def cmd_api(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from api.demo import run_demo
+    from lingtan.cli.demo import run_demo
     run_demo(data_dir=Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="lingtan-demo-")),
              port=args.port, speed=args.speed, mqtt_port=args.mqtt_port, modbus_port=args.modbus_port)
 
@@ -153,13 +153,13 @@ def cmd_check_config(args) -> None:
 
 
 def cmd_account(args) -> None:
-    from accounting.offline import evaluate
+    from lingtan.accounting.offline import evaluate
     path = Path(args.file)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    from accounting.activity import ActivityError
+    from lingtan.accounting.activity import ActivityError
     try:
         result = evaluate(data, str(path))
     except ActivityError as exc:
@@ -170,7 +170,7 @@ def cmd_account(args) -> None:
 
 
 def cmd_contract_schema(args) -> None:
-    from accounting.contract import SCHEMAS
+    from lingtan.kernel.contract import SCHEMAS
     text = json.dumps(SCHEMAS, indent=2, ensure_ascii=False) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -179,7 +179,7 @@ def cmd_contract_schema(args) -> None:
 
 
 def cmd_mqtt_auth(args) -> None:
-    from gateway.acl import write_auth
+    from lingtan.gateway.acl import write_auth
     config = _config(args.config)
     created = write_auth(config, Path(args.out))
     print(f"wrote {args.out}/acl, {args.out}/passwd and {args.out}/secrets/ "
@@ -242,11 +242,11 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("contract-schema", help="print the wire contract's JSON Schemas")
     k.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     k.set_defaults(func=cmd_contract_schema)
-    from gateway.commission import add_modbus_parser  # `lingtan modbus scan|read` (commissioning)
+    from lingtan.gateway.commission import add_modbus_parser  # `lingtan modbus scan|read` (commissioning)
     add_modbus_parser(sub, _config)
-    from api.credentials import add_credential_parsers  # `lingtan keys ...`, `lingtan users ...`
+    from lingtan.cli.credentials import add_credential_parsers  # `lingtan keys ...`, `lingtan users ...`
     add_credential_parsers(sub, _config)
-    from ingest.deadletters import add_dead_letters_parser  # `lingtan dead-letters`
+    from lingtan.cli.deadletters import add_dead_letters_parser  # `lingtan dead-letters`
     add_dead_letters_parser(sub, _config)
     return p
 

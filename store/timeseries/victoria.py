@@ -13,7 +13,7 @@ import json
 
 import httpx
 
-from ingest.rows import SinkUnavailable
+from lingtan.store.timeseries.base import SinkUnavailable
 
 _DAY_MS = 86_400_000
 _WINDOWS_MS = (_DAY_MS, 35 * _DAY_MS, 400 * _DAY_MS, 40 * 366 * _DAY_MS)  # widening search for a neighbour

@@ -10,11 +10,11 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from accounting.config import Config, ConfigError
-from api import auth
-from api.auth import AuthError, Scope
-from api.db import make_engine, sessions
-from api.models import User
+from lingtan.kernel.config import Config, ConfigError
+from lingtan.api import auth
+from lingtan.api.auth import AuthError, Scope
+from lingtan.store.db import make_engine, sessions
+from lingtan.store.models import User
 
 
 def _parks(config: Config, args) -> list[str] | None:

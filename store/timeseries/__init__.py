@@ -1,16 +1,17 @@
 """Time-series stores: write rows idempotently, read counter series back for accounting."""
 
-from accounting.config import Sink
+from lingtan.kernel.config import Sink
+from lingtan.store.timeseries.base import TimeSeriesStore
 
 
-def open_sink(sink: Sink):
+def open_sink(sink: Sink) -> TimeSeriesStore:
     """The store named by the config's `ingest.sink.kind`."""
     if sink.kind == "sqlite":
-        from ingest.sinks.sqlite import SqliteSink
+        from lingtan.store.timeseries.sqlite import SqliteSink
         return SqliteSink(sink.path)
     if sink.kind == "influx_v1":
         import os
-        from ingest.sinks.influx_v1 import InfluxV1Sink
+        from lingtan.store.timeseries.influx_v1 import InfluxV1Sink
         return InfluxV1Sink(sink, os.environ.get(sink.password_env) if sink.password_env else None)
-    from ingest.sinks.influx_v2 import InfluxV2Sink
+    from lingtan.store.timeseries.influx_v2 import InfluxV2Sink
     return InfluxV2Sink(sink)

@@ -10,7 +10,7 @@ from typing import Any
 
 import fastjsonschema
 
-from accounting.quantities import COUNTERS, QUANTITIES
+from lingtan.kernel.quantities import COUNTERS, QUANTITIES
 
 VERSION = 1
 

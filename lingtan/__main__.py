@@ -1,0 +1,7 @@
+"""`python -m lingtan`: the same as the `lingtan` command."""
+
+import sys
+
+from lingtan.cli.main import main
+
+sys.exit(main())
