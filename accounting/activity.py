@@ -12,8 +12,8 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from lingtan.kernel.config import format_errors
 from lingtan.accounting.factors import FactorSet, Status, default_factors
+from lingtan.kernel.config import format_errors
 from lingtan.kernel.park import Frozen
 
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]

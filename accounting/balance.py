@@ -172,7 +172,7 @@ def park_balance(
     for meter_id, q in totals.items():
         m = meters[meter_id]
         imp, exp = q.get("energy_import_kwh", 0.0), q.get("energy_export_kwh", 0.0)
-        if m.boundary or m.role in GENERATION_ROLES or m.role is Role.STORAGE:
+        if m.in_balance:
             size = sum(q.values())
             weight += size
             weighted += size * (completeness or {}).get(meter_id, 1.0)
@@ -254,7 +254,8 @@ def _check(park: Park, totals: Mapping[str, Mapping[str, float]], completeness: 
             raise BalanceError(f"totals[{meter_id!r}]: meter is not declared in park {park.id!r}")
         for name, value in q.items():
             if name not in COUNTERS:
-                raise BalanceError(f"totals[{meter_id!r}][{name!r}]: not a counter quantity; accepted: {sorted(COUNTERS)}")
+                raise BalanceError(f"totals[{meter_id!r}][{name!r}]: not a counter quantity; "
+                                   f"accepted: {sorted(COUNTERS)}")
             if not isinstance(value, (int, float)) or value != value or value < 0 or value == float("inf"):
                 raise BalanceError(f"totals[{meter_id!r}][{name!r}] = {value!r}: must be a finite number >= 0")
     for meter_id, c in completeness.items():

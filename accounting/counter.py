@@ -104,7 +104,7 @@ def clean_counter(ts_us: np.ndarray, values: np.ndarray, rules: CounterRules) ->
 
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
-        events += [Event(int(t), Flag.INVALID, float(v)) for t, v in zip(ts_us[bad], values[bad])]
+        events += [Event(int(t), Flag.INVALID, float(v)) for t, v in zip(ts_us[bad], values[bad], strict=True)]
         ts_us, values = ts_us[~bad], values[~bad]
 
     if ts_us.size > 1 and not (np.diff(ts_us) > 0).all():
@@ -115,7 +115,8 @@ def clean_counter(ts_us: np.ndarray, values: np.ndarray, rules: CounterRules) ->
         if repeat.any():
             kept = np.maximum.accumulate(np.where(repeat, 0, np.arange(ts_us.size)))
             conflict = repeat & (values != values[kept])
-            events += [Event(int(t), Flag.DUPLICATE, float(v)) for t, v in zip(ts_us[conflict], values[conflict])]
+            events += [Event(int(t), Flag.DUPLICATE, float(v))
+                       for t, v in zip(ts_us[conflict], values[conflict], strict=True)]
             ts_us, values = ts_us[~repeat], values[~repeat]
 
     if ts_us.size < 2:

@@ -82,16 +82,20 @@ def emissions(activity: Activity, factors: FactorSet) -> Emissions:
     split = split_electricity(e)
     fossil = ef("co2.electricity.fossil")
     green = ef("co2.electricity.green")
-    electricity = add("electricity", "receipts.grid (not certificate-covered)", e.grid_import_kwh - split.certificate_kwh,
-                      "kWh", fossil, "co2.electricity.fossil")
+    electricity = add("electricity", "receipts.grid (not certificate-covered)",
+                      e.grid_import_kwh - split.certificate_kwh, "kWh", fossil, "co2.electricity.fossil")
     electricity += add("electricity", "receipts.grid (certificate-covered)", split.certificate_kwh, "kWh", green,
                        "co2.electricity.green")
-    electricity += add("electricity", "receipts.green_direct", e.green_direct_kwh, "kWh", green, "co2.electricity.green")
-    export_factor, export_key = (fossil, "co2.electricity.fossil") if e.export_factor == "fossil" else (green, "co2.electricity.green")
+    electricity += add("electricity", "receipts.green_direct", e.green_direct_kwh, "kWh", green,
+                       "co2.electricity.green")
+    if e.export_factor == "fossil":
+        export_factor, export_key = fossil, "co2.electricity.fossil"
+    else:
+        export_factor, export_key = green, "co2.electricity.green"
     electricity += add("electricity", "deliveries.grid", -(e.grid_export_kwh - split.sold_green_export_kwh), "kWh",
                        export_factor, export_key)
-    electricity += add("electricity", "deliveries.grid (green attributes sold)", -split.sold_green_export_kwh, "kWh", green,
-                       "co2.electricity.green")
+    electricity += add("electricity", "deliveries.grid (green attributes sold)", -split.sold_green_export_kwh, "kWh",
+                       green, "co2.electricity.green")
 
     heat = 0.0
     for section, sign in (("imports", 1.0), ("exports", -1.0)):

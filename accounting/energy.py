@@ -72,12 +72,13 @@ def energy_use(activity: Activity, factors: FactorSet) -> EnergyUse:
             fuels_tce += tce
             if name == "natural_gas":
                 gas_tce += tce
-    feedstock_tce = sum(l.energy_tce for l in lines if l.item.startswith("feedstock."))
+    feedstock_tce = sum(line.energy_tce for line in lines if line.item.startswith("feedstock."))
     transformation_tce = 0.0
     for section, sign in (("inputs", 1.0), ("outputs", -1.0)):
         for key, qty in getattr(activity.transformation, section).items():
             name = fuel_key(key, factors)
-            transformation_tce += add(f"transformation.{section}.{key}", qty, factors.fuels[name].unit, f"tce.{name}", sign)
+            transformation_tce += add(f"transformation.{section}.{key}", qty, factors.fuels[name].unit, f"tce.{name}",
+                                      sign)
 
     heat_tce = non_fossil_heat_tce = 0.0
     for section, sign in (("imports", 1.0), ("exports", -1.0)):

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from lingtan.accounting.resources import package_yaml
 from lingtan.kernel.config import format_errors
 from lingtan.kernel.park import Frozen
-from lingtan.accounting.resources import package_yaml
 
 
 class FactorError(ValueError):
@@ -83,7 +83,8 @@ class Factor(Frozen):
         if yields != ("tce" if self.key.startswith("tce.") else "tCO2"):
             raise ValueError(f"factor {self.key!r}: unit {self.unit!r} yields {yields}, not what the key names")
         if self.valid_to is not None and self.valid_to <= self.valid_from:
-            raise ValueError(f"factor {self.key!r}: valid_to {self.valid_to} must be after valid_from {self.valid_from}")
+            raise ValueError(f"factor {self.key!r}: valid_to {self.valid_to} must be after "
+                             f"valid_from {self.valid_from}")
         return self
 
     @property
@@ -252,7 +253,8 @@ def change_factor(
             else:
                 spans.append((a, b))
     previous = tuple(
-        f for f in old if (valid_to is None or f.valid_from < valid_to) and (f.valid_to is None or f.valid_to > valid_from)
+        f for f in old
+        if (valid_to is None or f.valid_from < valid_to) and (f.valid_to is None or f.valid_to > valid_from)
     )
     record = FactorChange(
         key=key, new=new, previous=previous, changed_at=changed_at, changed_by=changed_by, reason=reason,

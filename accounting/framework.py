@@ -13,9 +13,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from lingtan.accounting.resources import framework_names, package_yaml
 from lingtan.kernel.config import format_errors
 from lingtan.kernel.park import Frozen
-from lingtan.accounting.resources import framework_names, package_yaml
 
 
 class FrameworkError(ValueError):
@@ -107,7 +107,8 @@ class Framework(Frozen):
                 if t.horizon is not None and t.horizon not in self.horizons:
                     raise ValueError(f"indicator {ind.id!r}: targets[{i}].horizon {t.horizon!r} not in {self.horizons}")
                 if t.variant is not None and t.variant not in self.variants:
-                    raise ValueError(f"indicator {ind.id!r}: targets[{i}].variant {t.variant!r} not in {list(self.variants)}")
+                    raise ValueError(f"indicator {ind.id!r}: targets[{i}].variant {t.variant!r} "
+                                     f"not in {list(self.variants)}")
         return self
 
     def indicator(self, indicator_id: str) -> Indicator:

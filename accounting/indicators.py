@@ -11,7 +11,15 @@ from enum import StrEnum
 from functools import cache
 
 from lingtan.accounting.account import Account
-from lingtan.accounting.framework import Comparator, Framework, FrameworkError, Indicator, Target, framework_data, parse_framework
+from lingtan.accounting.framework import (
+    Comparator,
+    Framework,
+    FrameworkError,
+    Indicator,
+    Target,
+    framework_data,
+    parse_framework,
+)
 from lingtan.accounting.metrics import ENERGY_METRICS, METRICS, Missing
 
 _TOLERANCE = 1e-9  # relative; a value equal to its target (after float rounding) meets it
@@ -115,7 +123,8 @@ def evaluate_indicator(
     if ind.comparator is Comparator.INFO:
         return result(Status.NOT_APPLICABLE, value, "requirement stated without a figure to check")
     if target is None:
-        why = f"no target applies (energy {tier_energy:.0f} tce, park type {a.park_type}, horizon {horizon}, variant {variant})"
+        why = (f"no target applies (energy {tier_energy:.0f} tce, park type {a.park_type}, horizon {horizon}, "
+               f"variant {variant})")
         return result(Status.NOT_APPLICABLE, value, why)
     if value is None:
         return result(Status.INSUFFICIENT_DATA, None, missing)
@@ -144,7 +153,8 @@ def evaluate_framework(
     if horizon is not None and horizon not in framework.horizons:
         raise FrameworkError(f"horizon = {horizon!r}: framework {framework.id!r} has horizons {framework.horizons}")
     if variant is not None and variant not in framework.variants:
-        raise FrameworkError(f"variant = {variant!r}: framework {framework.id!r} has variants {sorted(framework.variants)}")
+        raise FrameworkError(f"variant = {variant!r}: framework {framework.id!r} has variants "
+                             f"{sorted(framework.variants)}")
     return [
         evaluate_indicator(
             ind, account, horizon=horizon, variant=variant, energy_tce=energy_tce, min_completeness=min_completeness

@@ -102,7 +102,8 @@ class IntervalSeries:
                 float(e), bool(est), float(c), _decode(bits),
             )
             for k, (e, c, est, bits) in enumerate(
-                zip(self.energy.tolist(), self.completeness.tolist(), self.estimated.tolist(), self.flag_bits.tolist())
+                zip(self.energy.tolist(), self.completeness.tolist(), self.estimated.tolist(), self.flag_bits.tolist(),
+                    strict=True)
             )
         ]
 

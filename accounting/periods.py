@@ -1,4 +1,4 @@
-"""Calendar periods in the park's local time and roll-ups of intervals into them.
+"""Roll-ups of intervals into the park-local calendar periods of lingtan.kernel.localtime.
 
 Days, months and years start at local midnight of the park's time zone (default Asia/Shanghai),
 so a Chinese calendar year starts at 16:00 UTC on 31 December. Completeness of a period is the
@@ -8,19 +8,23 @@ complete, which is what year-to-date figures need.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from lingtan.accounting.intervals import Interval, IntervalError, IntervalSeries, from_us, to_us
+from lingtan.kernel.localtime import (
+    PeriodKind,
+    elapsed_share,
+    first_day,
+    label,
+    local_day,
+    local_midnight,
+    next_first_day,
+)
 
-
-class PeriodKind(StrEnum):
-    DAY = "day"
-    MONTH = "month"
-    YEAR = "year"
+__all__ = ["PeriodKind", "PeriodTotal", "elapsed_share", "period_of", "periods_between", "rollup"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,61 +38,25 @@ class PeriodTotal:
     completeness: float  # measured share of the whole period, 0..1
 
 
-def _first_day(d: date, kind: PeriodKind) -> date:
-    if kind is PeriodKind.DAY:
-        return d
-    if kind is PeriodKind.MONTH:
-        return d.replace(day=1)
-    return date(d.year, 1, 1)
-
-
-def _next_day(d: date, kind: PeriodKind) -> date:
-    if kind is PeriodKind.DAY:
-        return d + timedelta(days=1)
-    if kind is PeriodKind.MONTH:
-        return date(d.year + d.month // 12, d.month % 12 + 1, 1)
-    return date(d.year + 1, 1, 1)
-
-
-def _label(d: date, kind: PeriodKind) -> str:
-    return {PeriodKind.DAY: d.isoformat(), PeriodKind.MONTH: f"{d:%Y-%m}", PeriodKind.YEAR: f"{d:%Y}"}[kind]
-
-
-def local_midnight(d: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(d, time(0), tzinfo=zone)
-
-
 def period_of(ts: datetime, kind: PeriodKind, zone: ZoneInfo) -> tuple[str, datetime, datetime]:
     """The local calendar period containing ts: (label, start, end) with aware local bounds."""
     to_us(ts, "ts")
-    first = _first_day(ts.astimezone(zone).date(), kind)
-    return _label(first, kind), local_midnight(first, zone), local_midnight(_next_day(first, kind), zone)
+    first = first_day(local_day(ts, zone), kind)
+    return label(first, kind), local_midnight(first, zone), local_midnight(next_first_day(first, kind), zone)
 
 
-def periods_between(start: datetime, end: datetime, kind: PeriodKind, zone: ZoneInfo) -> list[tuple[str, datetime, datetime]]:
+def periods_between(start: datetime, end: datetime, kind: PeriodKind,
+                    zone: ZoneInfo) -> list[tuple[str, datetime, datetime]]:
     """Every local calendar period overlapping [start, end)."""
     if to_us(end, "end") <= to_us(start, "start"):
         raise IntervalError(f"end = {end.isoformat()}: must be after start = {start.isoformat()}")
     out = []
-    first = _first_day(start.astimezone(zone).date(), kind)
+    first = first_day(local_day(start, zone), kind)
     while local_midnight(first, zone) < end:
-        nxt = _next_day(first, kind)
-        out.append((_label(first, kind), local_midnight(first, zone), local_midnight(nxt, zone)))
+        nxt = next_first_day(first, kind)
+        out.append((label(first, kind), local_midnight(first, zone), local_midnight(nxt, zone)))
         first = nxt
     return out
-
-
-def year_bounds(year: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    return local_midnight(date(year, 1, 1), zone), local_midnight(date(year + 1, 1, 1), zone)
-
-
-def elapsed_share(year: int, through: date, zone: ZoneInfo) -> float:
-    """Share of the local calendar year that has passed by the end of local day `through`."""
-    start, end = year_bounds(year, zone)
-    if not date(year, 1, 1) <= through <= date(year, 12, 31):
-        raise ValueError(f"through = {through.isoformat()}: must be a day of {year}")
-    cut = local_midnight(through + timedelta(days=1), zone)
-    return (cut - start) / (end - start)
 
 
 def rollup(intervals: IntervalSeries | Sequence[Interval], kind: PeriodKind, zone: ZoneInfo) -> list[PeriodTotal]:
@@ -106,7 +74,8 @@ def rollup(intervals: IntervalSeries | Sequence[Interval], kind: PeriodKind, zon
     index = np.searchsorted(bounds, starts, side="right") - 1
     if (ends > bounds[index + 1]).any():
         k = int(np.flatnonzero(ends > bounds[index + 1])[0])
-        raise IntervalError(f"interval starting {from_us(starts[k]).isoformat()} straddles a {kind} boundary in {zone.key}")
+        raise IntervalError(f"interval starting {from_us(starts[k]).isoformat()} straddles a {kind} boundary "
+                            f"in {zone.key}")
     n = len(periods)
     length = (ends - starts).astype(np.float64)
     e = np.bincount(index, weights=energy, minlength=n)

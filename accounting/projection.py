@@ -19,7 +19,7 @@ from lingtan.accounting.account import Account, account
 from lingtan.accounting.activity import Activity
 from lingtan.accounting.framework import Framework
 from lingtan.accounting.indicators import IndicatorResult, evaluate_indicator
-from lingtan.accounting.periods import elapsed_share
+from lingtan.kernel.localtime import elapsed_share
 
 
 @dataclass(frozen=True, slots=True)

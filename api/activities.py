@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lingtan.accounting.activity import ActivityError, parse_activity
-from lingtan.kernel.park import Park
 from lingtan.api import schemas, scorecard
 from lingtan.api.auth import Principal
 from lingtan.api.cursor import decode, encode
+from lingtan.kernel.park import Park
 from lingtan.store.models import ActivityRecord, AuditEntry
 
 MAX_AUDIT_PAGE = 500

@@ -16,12 +16,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lingtan.kernel.config import Config
-from lingtan.store.db import sessions
 from lingtan.api.deps import Context
 from lingtan.api.etag import ETagMiddleware
 from lingtan.api.limits import InFlightLimit
 from lingtan.api.routes import activity, carbon, exports, frameworks, indicators, ingest, meta, parks, stream, sync
+from lingtan.kernel.config import Config
+from lingtan.store.db import sessions
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ def create_app(config: Config, engine: Engine, clock=lambda: datetime.now(UTC)) 
         # Starlette's Allow names only the first route of the path; list every method of the path
         if not allowed:
             for path, ops in app.openapi()["paths"].items():
-                allowed.append((re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$"), sorted(m.upper() for m in ops)))
+                pattern = re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$")
+                allowed.append((pattern, sorted(m.upper() for m in ops)))
         methods = next((m for rx, m in allowed if rx.match(request.url.path)), [])
         return JSONResponse({"detail": f"method {request.method} is not allowed here; allowed: {', '.join(methods)}"},
                             405, headers={"Allow": ", ".join(methods)})

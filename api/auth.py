@@ -13,13 +13,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lingtan.api.scopes import Scope
 from lingtan.store.models import ApiKey, User, WebSession
 from lingtan.store.timeutil import aware
 
@@ -27,12 +27,6 @@ SESSION_COOKIE = "lingtan_session"
 _KEY_PREFIX = "lt_"
 _hasher = PasswordHasher()  # Argon2id, library defaults (RFC 9106 low-memory profile)
 _DUMMY_HASH = _hasher.hash("not a password")  # verify against it for unknown users (same timing)
-
-
-class Scope(StrEnum):
-    READ = "read"  # every GET on the parks of the credential
-    WRITE = "write"  # enter activity data
-    ADMIN = "admin"  # dead letters and the audit of every change; implies read and write
 
 
 class AuthError(ValueError):

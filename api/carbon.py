@@ -4,68 +4,67 @@ Energy comes from the interval table (what accounting derived from the meters); 
 tce and CO2 come from the pure core, so the API shows exactly what the accounting method says.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from lingtan.accounting.account import account
-from lingtan.accounting.activity import Activity, Period
-from lingtan.accounting.balance import park_balance
-from lingtan.kernel.park import Carrier, Park, Role
+from lingtan.accounting.figures import park_figures
 from lingtan.api import schemas
-from lingtan.store.models import ActivityRecord, IntervalEnergy, Latest
-from lingtan.accounting.service import day_bounds
+from lingtan.kernel.localtime import PeriodKind, days_bounds, first_day, next_first_day
+from lingtan.kernel.park import Carrier, Park, Role
+from lingtan.store.models import ActivityRecord, DailyEnergy, Latest, MonthlyEnergy
+
+
+def month_spans(first: date, last: date) -> tuple[list[date], list[tuple[date, date]]]:
+    """Local days [first, last] as whole months and the day ranges left at either end."""
+    months, days = [], []
+    d = first
+    while d <= last:
+        month = first_day(d, PeriodKind.MONTH)
+        following = next_first_day(month, PeriodKind.MONTH)
+        end = following - timedelta(days=1)
+        if d == month and end <= last:
+            months.append(month)
+        else:
+            days.append((d, min(end, last)))
+        d = following
+    return months, days
+
+
+def period_sums(session: Session, park: Park, first: date, last: date) -> dict[tuple[str, str], list[float]]:
+    """(meter, quantity) -> [energy, sum of interval completeness, intervals] over local days
+    [first, last], from the monthly and daily aggregates: a year is a dozen rows per counter."""
+    months, days = month_spans(first, last)
+    sums: dict[tuple[str, str], list[float]] = {}
+    queries = []
+    if months:
+        queries.append(select(MonthlyEnergy.meter, MonthlyEnergy.quantity, MonthlyEnergy.amount,
+                              MonthlyEnergy.completeness_sum, MonthlyEnergy.intervals)
+                       .where(MonthlyEnergy.park == park.id, MonthlyEnergy.month.in_(months)))
+    if days:
+        queries.append(select(DailyEnergy.meter, DailyEnergy.quantity, DailyEnergy.amount,
+                              DailyEnergy.completeness_sum, DailyEnergy.intervals)
+                       .where(DailyEnergy.park == park.id,
+                              or_(*(DailyEnergy.day.between(a, b) for a, b in days))))
+    for q in queries:
+        for meter, quantity, amount, completeness, n in session.execute(q):
+            acc = sums.setdefault((meter, quantity), [0.0, 0.0, 0])
+            acc[0] += amount
+            acc[1] += completeness
+            acc[2] += n
+    return sums
 
 
 def meter_totals(session: Session, park: Park, first: date, last: date) -> tuple[dict, float]:
-    """Per meter and counter: energy over local days [first, last]; and mean completeness."""
-    rows = session.execute(
-        select(IntervalEnergy.meter, IntervalEnergy.quantity, func.sum(IntervalEnergy.amount),
-               func.avg(IntervalEnergy.completeness))
-        .where(IntervalEnergy.park == park.id, IntervalEnergy.day >= first, IntervalEnergy.day <= last)
-        .group_by(IntervalEnergy.meter, IntervalEnergy.quantity)).all()
+    """Per meter and counter: energy over local days [first, last]; and the mean completeness of
+    their intervals (averaged over the counters)."""
     totals: dict[str, dict[str, float]] = {}
     completeness = []
-    for meter, quantity, amount, comp in rows:
-        totals.setdefault(meter, {})[quantity] = float(amount)
-        completeness.append(float(comp or 0))
+    for (meter, quantity), (amount, comp, n) in period_sums(session, park, first, last).items():
+        totals.setdefault(meter, {})[quantity] = amount
+        completeness.append(comp / n if n else 0.0)
     return totals, (sum(completeness) / len(completeness) if completeness else 0.0)
-
-
-def figures(park: Park, totals: dict, year: int, through: date | None = None, factors: dict | None = None) -> dict:
-    """Energy by carrier, electricity split, tce and CO2 of meter totals, by the pure core, with the
-    park's factor values for the year (`factors`, from its activity data) over the defaults."""
-    bal = park_balance(park, totals)
-    base = Activity(park=park.id, year=year, framework=park.framework, park_type=park.park_type,
-                    period=Period(through=through), factors=factors or {})
-    result = account(bal.to_activity(base))
-    split = result.energy.electricity
-    energy_tce = result.energy.total_tce
-    co2 = result.emissions.total_co2_t
-    return {
-        "energy_by_carrier": {
-            "electricity": split.consumption_kwh,
-            **{k.removesuffix("_m3").removesuffix("_t"): v for k, v in bal.fuels.items()},
-            "heat": sum(h.gj for h in bal.heat.imports) - sum(h.gj for h in bal.heat.exports),
-        },
-        "electricity_kwh": {
-            "grid_import": bal.electricity.grid_import_kwh, "grid_export": bal.electricity.grid_export_kwh,
-            "grid_consumed": split.grid_kwh, "green_direct": split.green_direct_kwh,
-            "onsite_renewable": split.onsite_renewable_kwh, "certificates": split.certificate_kwh,
-            "storage_charge": bal.electricity.storage_charge_kwh,
-            "storage_discharge": bal.electricity.storage_discharge_kwh,
-        },
-        "energy_tce": energy_tce,
-        "energy_tce_calorific": result.energy.total_calorific_tce,
-        "co2_t": co2,
-        "co2_by_source_t": {
-            "electricity": result.emissions.electricity_co2_t, "fuels": result.emissions.fuel_co2_t,
-            "heat": result.emissions.heat_co2_t, "process": result.emissions.process_co2_t,
-            "transformation": result.emissions.transformation_co2_t,
-        },
-        "intensity_t_per_tce": co2 / energy_tce if energy_tce > 0 else None,
-    }
 
 
 def meter_coverage(session: Session, park: Park, first: date, last: date, now: datetime) -> dict[str, float]:
@@ -74,16 +73,11 @@ def meter_coverage(session: Session, park: Park, first: date, last: date, now: d
     A meter's 15-minute intervals count with their completeness (the best of its counters),
     against every quarter hour of the period that has begun by `now`.
     """
-    start, _ = day_bounds(first, park.zone)
-    _, end = day_bounds(last, park.zone)
+    start, end = days_bounds(first, last, park.zone)
     slots = max(1.0, (min(end, now) - start).total_seconds() / 900)
-    rows = session.execute(
-        select(IntervalEnergy.meter, IntervalEnergy.quantity, func.sum(IntervalEnergy.completeness))
-        .where(IntervalEnergy.park == park.id, IntervalEnergy.day >= first, IntervalEnergy.day <= last)
-        .group_by(IntervalEnergy.meter, IntervalEnergy.quantity)).all()
     covered: dict[str, float] = {}
-    for meter, _q, total in rows:
-        covered[meter] = max(covered.get(meter, 0.0), float(total or 0))
+    for (meter, _q), (_amount, comp, _n) in period_sums(session, park, first, last).items():
+        covered[meter] = max(covered.get(meter, 0.0), comp)
     ids = {m.id for m in park.meters}
     return {m: min(1.0, c / slots) for m, c in covered.items() if m in ids}
 
@@ -96,10 +90,9 @@ def entered_factors(session: Session, park: Park, year: int) -> dict:
 
 def period(session: Session, park: Park, name: str, first: date, last: date, factors: dict) -> schemas.PeriodFigures:
     totals, completeness = meter_totals(session, park, first, last)
-    start, _ = day_bounds(first, park.zone)
-    _, end = day_bounds(last, park.zone)
+    start, end = days_bounds(first, last, park.zone)
     return schemas.PeriodFigures(period=name, start=start, end=end, completeness=round(completeness, 6),
-                                 **figures(park, totals, first.year, last, factors))
+                                 **dict(park_figures(park, totals, first.year, last, factors)))
 
 
 def carbon_rate_t_per_h(park: Park, latest: dict[str, Latest], year: int, factors: dict | None = None) -> float:
@@ -107,7 +100,7 @@ def carbon_rate_t_per_h(park: Park, latest: dict[str, Latest], year: int, factor
     hour: dict[str, dict[str, float]] = {}
     for m in park.meters:
         row = latest.get(m.id)
-        if row is None or not (m.boundary or m.role in (Role.PV, Role.WIND, Role.STORAGE)):
+        if row is None or not m.in_balance:
             continue
         v = row.values
         if m.carrier is Carrier.ELECTRICITY:
@@ -117,7 +110,7 @@ def carbon_rate_t_per_h(park: Park, latest: dict[str, Latest], year: int, factor
             hour[m.id] = {"gas_m3": v.get("gas_flow_m3h", 0.0)}
         elif m.carrier is Carrier.HEAT:
             hour[m.id] = {"heat_gj": max(v.get("heat_power_kw", 0.0), 0.0) * 3.6e-3}  # kWh(th) -> GJ
-    return figures(park, hour, year, factors=factors)["co2_t"]
+    return park_figures(park, hour, year, factors=factors).co2_t
 
 
 def power(park: Park, latest: dict[str, Latest]) -> schemas.PowerOut:
@@ -141,17 +134,3 @@ def power(park: Park, latest: dict[str, Latest]) -> schemas.PowerOut:
         elif m.boundary and m.carrier is Carrier.HEAT:
             out["heat_kw"] += v.get("heat_power_kw", 0.0)
     return schemas.PowerOut(**out)
-
-
-def realtime(park: Park, session: Session, now: datetime) -> schemas.Realtime:
-    today = now.astimezone(park.zone).date()
-    latest = {r.meter: r for r in session.scalars(select(Latest).where(Latest.park == park.id))}
-    p = power(park, latest)
-    factors = entered_factors(session, park, today.year)  # today, month and year share the year
-    return schemas.Realtime(
-        park=park.id, time=now.astimezone(UTC), power=p,
-        carbon_rate_t_per_h=carbon_rate_t_per_h(park, latest, today.year, factors),
-        today=period(session, park, "today", today, today, factors),
-        month=period(session, park, "month", today.replace(day=1), today, factors),
-        year=period(session, park, "year", today.replace(month=1, day=1), today, factors),
-        meters_reporting=len(latest), meters_total=len(park.meters))

@@ -6,7 +6,7 @@ exist, so a key learns nothing about parks that are not its own).
 """
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
@@ -15,9 +15,10 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lingtan.api.auth import DEMO, SESSION_COOKIE, Principal, Scope, key_principal, session_principal
+from lingtan.api.live import Broadcaster, Snapshots
 from lingtan.kernel.config import Config
 from lingtan.kernel.park import Park
-from lingtan.api.auth import DEMO, SESSION_COOKIE, Principal, Scope, key_principal, session_principal
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Context:
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime]
     parks: dict[str, Park]
+    snapshots: Snapshots = field(default_factory=Snapshots)  # realtime figures, shared (lingtan.api.live)
+    streams: dict[str, Broadcaster] = field(default_factory=dict)  # park id -> its dashboard streams
 
 
 def get_ctx(request: Request) -> Context:

@@ -2,8 +2,8 @@
 
 import csv
 import io
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import Response

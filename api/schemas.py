@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from lingtan.accounting.figures import ParkFigures
 from lingtan.kernel.park import Meter, Park
 
 
@@ -12,7 +13,8 @@ class Out(BaseModel):
     @field_serializer("*", when_used="json", check_fields=False)
     def _utc(self, value):
         if isinstance(value, datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
         return value
 
 
@@ -118,17 +120,12 @@ class PowerOut(Out):
     heat_kw: float
 
 
-class PeriodFigures(Out):
+class PeriodFigures(Out, ParkFigures):
+    """The accounting core's figures (lingtan.accounting.figures) for one named period."""
+
     period: str
     start: datetime
     end: datetime
-    energy_by_carrier: dict[str, float] = Field(description="counter units: kWh, m3, GJ, kg")
-    electricity_kwh: dict[str, float] = Field(description="grid import/export, green, on-site, storage")
-    energy_tce: float = Field(description="综合能源消费量, electricity at 等价值")
-    energy_tce_calorific: float = Field(description="electricity at 当量值")
-    co2_t: float
-    co2_by_source_t: dict[str, float] = Field({}, description="electricity, fuels, heat, process, transformation")
-    intensity_t_per_tce: float | None = Field(description="单位能耗碳排放, tCO2/tce")
     completeness: float
 
 
@@ -289,7 +286,11 @@ class IntervalOut(Out):
     amount: float
     completeness: float
     estimated: bool
-    flags: list[str]
+    flags: list[str] = Field(description="what the interval engine did; `revised_after_final` when a final "
+                             "interval changed all the same")
+    final: bool = Field(description="true once the interval is closed and complete, or its local day is past "
+                        "the settling time: its value will not change (docs/api.md, Finality)")
+    revision: int = Field(description="the row's revision; a row comes again only with a higher one")
     updated_at: datetime
 
 

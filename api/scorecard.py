@@ -22,10 +22,11 @@ from lingtan.accounting.balance import BalanceError, park_balance
 from lingtan.accounting.factors import FactorError
 from lingtan.accounting.framework import FrameworkError
 from lingtan.accounting.indicators import evaluate_framework, load_framework
-from lingtan.kernel.park import Park
 from lingtan.accounting.projection import year_end_outlook
 from lingtan.accounting.resources import framework_names
 from lingtan.api import carbon, schemas
+from lingtan.kernel.localtime import local_day
+from lingtan.kernel.park import Park
 from lingtan.store.models import ActivityRecord, IndicatorResult
 
 
@@ -40,7 +41,7 @@ def activity_base(park: Park, year: int, entered: dict, through: date | None, fr
 
 def period_through(park: Park, year: int, now: datetime) -> date | None:
     """Last local day covered: today for the current year, None (whole year) for past years."""
-    today = now.astimezone(park.zone).date()
+    today = local_day(now, park.zone)
     if year > today.year:
         raise HTTPException(422, f"year = {year}: in the future (park-local today is {today})")
     return today if year == today.year else None

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from fastapi import HTTPException
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from lingtan.kernel.park import GENERATION_ROLES, Park, Role
-from lingtan.kernel.quantities import QUANTITIES
+from lingtan.accounting.figures import park_figures
 from lingtan.api import carbon, schemas
-from lingtan.store.models import IntervalEnergy
-from lingtan.accounting.service import day_bounds
+from lingtan.kernel.localtime import PeriodKind, days_bounds, label, next_first_day
+from lingtan.kernel.park import GENERATION_ROLES, Park
+from lingtan.kernel.quantities import QUANTITIES
+from lingtan.store.models import DailyEnergy, IntervalEnergy, MonthlyEnergy
 from lingtan.store.timeutil import aware
 
 MAX_POINTS = 3000  # per request; documented in docs/api.md
@@ -39,8 +40,7 @@ class Bucket:
 
 def buckets(park: Park, step: str, first: date, last: date) -> list[Bucket]:
     zone = park.zone
-    start, _ = day_bounds(first, zone)
-    _, end = day_bounds(last, zone)
+    start, end = days_bounds(first, last, zone)
     out: list[Bucket] = []
     if step in ("15min", "hour"):
         width = QUARTER if step == "15min" else timedelta(hours=1)
@@ -53,16 +53,11 @@ def buckets(park: Park, step: str, first: date, last: date) -> list[Bucket]:
             out.append(Bucket(s, s + width, s.astimezone(zone).strftime("%Y-%m-%dT%H:%M")))
         return out
     d = first
+    kind = PeriodKind.DAY if step == "day" else PeriodKind.MONTH
     while d <= last:
-        if step == "day":
-            nxt = d + timedelta(days=1)
-            label = d.isoformat()
-        else:
-            nxt = date(d.year + d.month // 12, d.month % 12 + 1, 1)
-            label = f"{d:%Y-%m}"
-        s, _ = day_bounds(d, zone)
-        e, _ = day_bounds(min(nxt, last + timedelta(days=1)), zone)
-        out.append(Bucket(s, e, label))
+        nxt = next_first_day(d, kind)
+        s, e = days_bounds(d, min(nxt - timedelta(days=1), last), zone)
+        out.append(Bucket(s, e, label(d, kind)))
         d = nxt
     if len(out) > MAX_POINTS:
         raise HTTPException(422, f"{len(out)} points; at most {MAX_POINTS} per request")
@@ -85,17 +80,29 @@ def scope_meters(park: Park, scope: str, ident: str) -> list:
 
 
 def _rows(session: Session, park: Park, meters: list[str], step: str, first: date, last: date):
-    """(meter, quantity, bucket key, amount, completeness-sum) from the database."""
-    base = [IntervalEnergy.park == park.id, IntervalEnergy.day >= first, IntervalEnergy.day <= last,
-            IntervalEnergy.meter.in_(meters)]
+    """(meter, quantity, bucket key, amount, completeness-sum) from the database: 15-minute rows for
+    the 15min and hour steps, the daily and monthly aggregates for the day and month steps."""
     if step in ("15min", "hour"):
         q = select(IntervalEnergy.meter, IntervalEnergy.quantity, IntervalEnergy.start, IntervalEnergy.amount,
-                   IntervalEnergy.completeness).where(*base)
+                   IntervalEnergy.completeness).where(
+            IntervalEnergy.park == park.id, IntervalEnergy.day >= first, IntervalEnergy.day <= last,
+            IntervalEnergy.meter.in_(meters))
         return [(m, qn, aware(s), a, c) for m, qn, s, a, c in session.execute(q)]
-    q = (select(IntervalEnergy.meter, IntervalEnergy.quantity, IntervalEnergy.day, func.sum(IntervalEnergy.amount),
-                func.sum(IntervalEnergy.completeness))
-         .where(*base).group_by(IntervalEnergy.meter, IntervalEnergy.quantity, IntervalEnergy.day))
-    return list(session.execute(q))
+    months, days = carbon.month_spans(first, last) if step == "month" else ([], [(first, last)])
+    rows = []
+    if months:
+        rows += session.execute(
+            select(MonthlyEnergy.meter, MonthlyEnergy.quantity, MonthlyEnergy.month, MonthlyEnergy.amount,
+                   MonthlyEnergy.completeness_sum)
+            .where(MonthlyEnergy.park == park.id, MonthlyEnergy.month.in_(months),
+                   MonthlyEnergy.meter.in_(meters))).all()
+    if days:
+        rows += session.execute(
+            select(DailyEnergy.meter, DailyEnergy.quantity, DailyEnergy.day, DailyEnergy.amount,
+                   DailyEnergy.completeness_sum)
+            .where(DailyEnergy.park == park.id, or_(*(DailyEnergy.day.between(a, b) for a, b in days)),
+                   DailyEnergy.meter.in_(meters))).all()
+    return rows
 
 
 def series(session: Session, park: Park, scope: str, ident: str, step: str, first: date,
@@ -113,8 +120,7 @@ def series(session: Session, park: Park, scope: str, ident: str, step: str, firs
         if step in ("15min", "hour"):
             i = int((key - origin) / width)
             return i if 0 <= i < len(bs) else None
-        label = key.isoformat() if step == "day" else f"{key:%Y-%m}"
-        return index_of_label.get(label)
+        return index_of_label.get(label(key, PeriodKind.DAY if step == "day" else PeriodKind.MONTH))
 
     totals: list[dict[str, dict[str, float]]] = [defaultdict(dict) for _ in bs]
     covered: list[dict[str, float]] = [defaultdict(float) for _ in bs]
@@ -132,7 +138,7 @@ def series(session: Session, park: Park, scope: str, ident: str, step: str, firs
             covered[i][meter] = max(covered[i][meter], c)
 
     coverage_meters = ids if scope != "park" else [
-        m.id for m in meters if m.boundary or m.role in GENERATION_ROLES or m.role is Role.STORAGE]
+        m.id for m in meters if m.in_balance]
     points, units = [], {}
     for i, b in enumerate(bs):
         slots = (b.end - b.start) / QUARTER
@@ -167,14 +173,14 @@ def _counters(meter) -> list[str]:
 
 def park_values(park: Park, totals: dict[str, dict[str, float]], year: int, factors: dict | None = None
                 ) -> dict[str, float]:
-    f = carbon.figures(park, totals, year, factors=factors)
-    e = f["electricity_kwh"]
+    f = park_figures(park, totals, year, factors=factors)
+    e = f.electricity_kwh
     onsite = sum(t.get("energy_export_kwh", 0.0) for m, t in totals.items() if park.meter(m).role in GENERATION_ROLES)
     return {
-        "electricity_kwh": f["energy_by_carrier"]["electricity"],
-        "grid_import_kwh": e["grid_import"], "grid_export_kwh": e["grid_export"], "pv_kwh": onsite,
-        "storage_charge_kwh": e["storage_charge"], "storage_discharge_kwh": e["storage_discharge"],
-        "natural_gas_m3": f["energy_by_carrier"].get("natural_gas", 0.0),
-        "heat_gj": f["energy_by_carrier"].get("heat", 0.0),
-        "energy_tce": f["energy_tce"], "co2_t": f["co2_t"],
+        "electricity_kwh": f.energy_by_carrier["electricity"],
+        "grid_import_kwh": e.grid_import, "grid_export_kwh": e.grid_export, "pv_kwh": onsite,
+        "storage_charge_kwh": e.storage_charge, "storage_discharge_kwh": e.storage_discharge,
+        "natural_gas_m3": f.energy_by_carrier.get("natural_gas", 0.0),
+        "heat_gj": f.energy_by_carrier.get("heat", 0.0),
+        "energy_tce": f.energy_tce, "co2_t": f.co2_t,
     }

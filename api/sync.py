@@ -1,8 +1,10 @@
 """Incremental sync for the city platform: pages of rows whose revision is after a cursor.
 
-Every new or recomputed interval and every changed indicator result gets a new revision
-(api.models), so a client that keeps the last `next_cursor` receives each new or revised row
-exactly once per revision, in revision order, without gaps.
+Every new or changed interval and every changed indicator result gets a new revision
+(lingtan.store.models); an interval the accounting service recomputes to the same value keeps
+its revision. So a client that keeps the last `next_cursor` receives each new or revised row
+exactly once per revision, in revision order, without gaps, and a poll with nothing new
+returns no rows.
 """
 
 from datetime import datetime
@@ -11,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lingtan.kernel.park import Park
-from lingtan.kernel.quantities import QUANTITIES
 from lingtan.api import schemas, scorecard
 from lingtan.api.cursor import decode, encode
-from lingtan.store.models import IndicatorResult, IntervalEnergy
 from lingtan.api.series import QUARTER
+from lingtan.kernel.park import Park
+from lingtan.kernel.quantities import QUANTITIES
+from lingtan.store.models import IndicatorResult, IntervalEnergy
 from lingtan.store.timeutil import aware
 
 MAX_PAGE = 5000
@@ -35,7 +37,7 @@ def intervals(session: Session, park: Park, cursor: str | None, limit: int) -> s
         meter=r.meter, quantity=r.quantity, unit=QUANTITIES[r.quantity].unit if r.quantity in QUANTITIES else "",
         start=aware(r.start), end=aware(r.start) + QUARTER, local_day=r.day, amount=r.amount,
         completeness=r.completeness, estimated=r.estimated, flags=[f for f in r.flags.split(",") if f],
-        updated_at=aware(r.updated_at)) for r in rows]
+        final=r.final, revision=r.revision, updated_at=aware(r.updated_at)) for r in rows]
     last = rows[-1].revision if rows else after
     return schemas.IntervalPage(park=park.id, items=items, next_cursor=encode(stream, last), has_more=more)
 

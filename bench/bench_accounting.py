@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from lingtan.accounting.activity import Activity
 from lingtan.accounting.account import account
+from lingtan.accounting.activity import Activity
 from lingtan.accounting.balance import park_balance
 from lingtan.accounting.indicators import evaluate_framework, load_framework
 from lingtan.accounting.intervals import SampleArrays, interval_series, to_us
-from lingtan.kernel.park import Park
 from lingtan.accounting.periods import PeriodKind, rollup
+from lingtan.kernel.park import Park
 
 ZONE_START = datetime(2024, 12, 31, 16, tzinfo=UTC)  # 2025-01-01 00:00 Asia/Shanghai
 YEAR = timedelta(days=365)

@@ -26,8 +26,8 @@ import uvicorn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import free_port, wait_for  # noqa: E402
-from tests.test_api_support import NOW, PARK, make_platform, two_park_config  # noqa: E402
+from tests.support import free_port, wait_for  # noqa: E402
+from tests.support.api import NOW, PARK, make_platform, two_park_config  # noqa: E402
 
 ENDPOINTS = {
     "health": "/api/v1/health",

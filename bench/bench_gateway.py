@@ -133,7 +133,8 @@ def main() -> None:
         data = platform(meters, buses, mqtt_port, tmp / "spool.db")
         (tmp / "bench.yaml").write_text(yaml.safe_dump(data))
         config = parse_config(data, "bench")
-        procs.append(subprocess.Popen([sys.executable, "-m", "lingtan", "simulate", "--config", str(tmp / "bench.yaml")],
+        simulate = [sys.executable, "-m", "lingtan", "simulate", "--config", str(tmp / "bench.yaml")]
+        procs.append(subprocess.Popen(simulate,
                                       cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                       env={**os.environ, "PYTHONPATH": str(REPO)}))
         for b in config.gateways[0].buses:

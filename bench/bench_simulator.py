@@ -25,9 +25,9 @@ from pymodbus.server import ModbusTcpServer  # noqa: E402
 from pymodbus.simulator import SimData, SimDevice  # noqa: E402
 from pymodbus.simulator.simutils import DataType  # noqa: E402
 
-from lingtan.kernel.config import parse_config  # noqa: E402
 from lingtan.kernel import profile as profiles  # noqa: E402
-from lingtan.simulator.clock import SimClock  # noqa: E402
+from lingtan.kernel.clock import SimClock  # noqa: E402
+from lingtan.kernel.config import parse_config  # noqa: E402
 from lingtan.simulator.fleet import fleet_config  # noqa: E402
 from lingtan.simulator.model import ParkModel  # noqa: E402
 from lingtan.simulator.server import ParkServer  # noqa: E402

@@ -31,7 +31,7 @@ def load_config(path: str | Path) -> Config:
     data = _read_yaml(path)
     if isinstance(data, dict) and isinstance(data.get("parks"), list):
         parks = []
-        for i, entry in enumerate(data["parks"]):
+        for entry in data["parks"]:
             if isinstance(entry, str):
                 park_file = (path.parent / entry)
                 park = _read_yaml(park_file)

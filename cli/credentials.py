@@ -10,11 +10,11 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from lingtan.api.scopes import Scope
 from lingtan.kernel.config import Config, ConfigError
-from lingtan.api import auth
-from lingtan.api.auth import AuthError, Scope
-from lingtan.store.db import make_engine, sessions
-from lingtan.store.models import User
+
+# The commands import the platform (lingtan.api.auth, lingtan.store) when they run: building the
+# `lingtan` parser must not need the platform extra.
 
 
 def _parks(config: Config, args) -> list[str] | None:
@@ -32,11 +32,13 @@ def _parks(config: Config, args) -> list[str] | None:
 
 
 def _store(config_loader, args):
+    from lingtan.store.db import make_engine, sessions
     config = config_loader(args.config)
     return config, sessions(make_engine(config.store.url))
 
 
 def cmd_keys_create(args, config_loader) -> None:
+    from lingtan.api import auth
     config, make = _store(config_loader, args)
     with make.begin() as s:
         row, key = auth.create_key(s, parks=_parks(config, args), scopes=[Scope(x) for x in args.scope],
@@ -46,6 +48,7 @@ def cmd_keys_create(args, config_loader) -> None:
 
 
 def cmd_keys_list(args, config_loader) -> None:
+    from lingtan.api import auth
     _, make = _store(config_loader, args)
     with make() as s:
         print(f"{'id':<10}{'scopes':<18}{'parks':<30}{'created (UTC)':<22}{'revoked':<22}name")
@@ -55,11 +58,12 @@ def cmd_keys_list(args, config_loader) -> None:
 
 
 def cmd_keys_revoke(args, config_loader) -> None:
+    from lingtan.api import auth
     _, make = _store(config_loader, args)
     try:
         with make.begin() as s:
             auth.revoke_key(s, args.key_id, datetime.now(UTC))
-    except AuthError as exc:
+    except auth.AuthError as exc:
         raise ConfigError(str(exc)) from None
     print(f"key {args.key_id} revoked", file=sys.stderr)
 
@@ -77,18 +81,20 @@ def _password(args) -> str:
 
 
 def cmd_users_create(args, config_loader) -> None:
+    from lingtan.api import auth
     config, make = _store(config_loader, args)
     parks = _parks(config, args)
     try:
         with make.begin() as s:
             auth.create_user(s, username=args.username, password=_password(args), parks=parks,
                              scopes=[Scope(x) for x in args.scope], now=datetime.now(UTC))
-    except AuthError as exc:
+    except auth.AuthError as exc:
         raise ConfigError(str(exc)) from None
     print(f"user {args.username} created", file=sys.stderr)
 
 
 def cmd_users_disable(args, config_loader) -> None:
+    from lingtan.store.models import User
     _, make = _store(config_loader, args)
     with make.begin() as s:
         user = s.get(User, args.username)

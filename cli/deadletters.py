@@ -5,15 +5,15 @@ import json
 import sys
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from lingtan.kernel.config import Config
-from lingtan.store.db import make_engine, sessions
-from lingtan.store.models import DeadLetter
 
 
-def recent(config: Config, park: str | None = None, limit: int = 20) -> list[DeadLetter]:
-    """The newest dead letters, of one park (by the topic's park level) or all."""
+def recent(config: Config, park: str | None = None, limit: int = 20) -> list:
+    """The newest dead letters (store rows), of one park (by the topic's park level) or all."""
+    from sqlalchemy import select
+
+    from lingtan.store.db import make_engine, sessions
+    from lingtan.store.models import DeadLetter
     q = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
     if park is not None:
         q = q.where(DeadLetter.park == park)

@@ -5,6 +5,7 @@ The CLI is the only place that reads config files; services receive a validated 
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import logging
 import sys
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from lingtan.cli.credentials import add_credential_parsers
+from lingtan.cli.deadletters import add_dead_letters_parser
+from lingtan.cli.modbus import add_modbus_parser
 from lingtan.kernel.config import Config, ConfigError
 
 log = logging.getLogger("lingtan")
@@ -33,9 +37,9 @@ def _config(path: str) -> Config:
 
 # -- services -------------------------------------------------------------------------
 def cmd_simulate(args) -> None:
-    from lingtan.simulator.clock import SimClock
-    from lingtan.simulator.server import ParkServer
     from lingtan.cli.runner import run_until_signal, utc_now
+    from lingtan.kernel.clock import SimClock
+    from lingtan.simulator.server import ParkServer
 
     config = _config(args.config)
 
@@ -50,8 +54,8 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_gateway(args) -> None:
-    from lingtan.gateway.service import GatewayService
     from lingtan.cli.runner import run_until_signal
+    from lingtan.gateway.service import GatewayService
 
     config = _config(args.config)
     try:
@@ -65,7 +69,8 @@ def cmd_gateway(args) -> None:
             raise ConfigError("--clock-start, --clock-speed and --clock-epoch go together")
         import time
         from datetime import datetime
-        from lingtan.simulator.clock import SimClock
+
+        from lingtan.kernel.clock import SimClock
         try:
             start = datetime.fromisoformat(args.clock_start)
         except ValueError:
@@ -117,8 +122,8 @@ def partition_arg(text: str) -> tuple[int, int]:
 
 
 def _rollup_thread(config: Config):
-    from lingtan.store.db import make_engine
     from lingtan.accounting.service import Rollup
+    from lingtan.store.db import make_engine
     from lingtan.store.timeseries import open_sink
     rollup = Rollup(config, open_sink(config.ingest.sink), make_engine(config.store.url))
     return threading.Thread(target=rollup.run, name="accounting", daemon=True), rollup.stop
@@ -131,10 +136,10 @@ def cmd_accounting(args) -> None:
 
 def cmd_api(args) -> None:
     from lingtan.api.app import create_app
-    from lingtan.store.db import make_engine
     from lingtan.cli.runner import api_server, run_until_signal
+    from lingtan.store.db import make_engine
     config = _config(args.config)
-    server = api_server(config, create_app(config, make_engine(config.store.url)))
+    server = api_server(create_app(config, make_engine(config.store.url)), config.api.host, config.api.port)
     print(f"Lingtan API on http://{config.api.host}:{config.api.port}/", file=sys.stderr)
     asyncio.run(run_until_signal([server.serve()], [], servers=[server]))
 
@@ -142,7 +147,18 @@ def cmd_api(args) -> None:
 def cmd_demo(args) -> None:
     from lingtan.cli.demo import run_demo
     run_demo(data_dir=Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="lingtan-demo-")),
-             port=args.port, speed=args.speed, mqtt_port=args.mqtt_port, modbus_port=args.modbus_port)
+             port=args.port, speed=args.speed, mqtt_port=args.mqtt_port, modbus_port=args.modbus_port,
+             history_days=args.history_days)
+
+
+def history_days_arg(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of days, 0 for no history") from None
+    if not 0 <= days <= 3660:
+        raise argparse.ArgumentTypeError(f"{days}: must be between 0 (no history) and 3660")
+    return days
 
 
 # -- offline tools ----------------------------------------------------------------------
@@ -200,12 +216,17 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run the whole platform on embedded defaults",
                        description="Simulated park → gateway (Modbus TCP) → embedded MQTT broker → ingest → "
-                       "SQLite → accounting → API and dashboard at http://127.0.0.1:PORT. Ctrl-C stops.")
+                       "SQLite → accounting → API and dashboard at http://127.0.0.1:PORT, starting with a "
+                       "simulated history from 1 January (--history-days). Ctrl-C stops.")
     d.add_argument("--port", type=int, default=8000, help="API and dashboard port (default 8000)")
     d.add_argument("--data-dir", metavar="DIR", help="where the demo keeps its databases (default: a new temp dir)")
     d.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
     d.add_argument("--mqtt-port", type=int, help="embedded broker port (default 18830)")
     d.add_argument("--modbus-port", type=int, help="simulated Modbus TCP port (default 15020)")
+    d.add_argument("--history-days", type=history_days_arg, metavar="N",
+                   help="start with N days of simulated history before today, generated in batch mode and "
+                   "accounted like live readings (default: since 1 January, park-local; 0: none). A data dir "
+                   "that already has readings gets none again: its counters continue (docs/demo.md)")
     d.set_defaults(func=cmd_demo)
 
     s = service("simulate", cmd_simulate, "serve the configured parks' meters as simulated Modbus devices")
@@ -242,16 +263,42 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("contract-schema", help="print the wire contract's JSON Schemas")
     k.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     k.set_defaults(func=cmd_contract_schema)
-    from lingtan.gateway.commission import add_modbus_parser  # `lingtan modbus scan|read` (commissioning)
-    add_modbus_parser(sub, _config)
-    from lingtan.cli.credentials import add_credential_parsers  # `lingtan keys ...`, `lingtan users ...`
-    add_credential_parsers(sub, _config)
-    from lingtan.cli.deadletters import add_dead_letters_parser  # `lingtan dead-letters`
-    add_dead_letters_parser(sub, _config)
+    add_modbus_parser(sub, _config)  # `lingtan modbus scan|read` (commissioning)
+    add_credential_parsers(sub, _config)  # `lingtan keys ...`, `lingtan users ...`
+    add_dead_letters_parser(sub, _config)  # `lingtan dead-letters`
     return p
 
 
+# What each command needs beyond the base install (the gateway's): the extra and the modules it brings.
+_PLATFORM = ("platform", ("fastapi", "uvicorn", "sqlalchemy", "alembic", "influxdb_client", "numpy", "orjson",
+                          "prometheus_client", "argon2", "openpyxl"))
+_SIMULATOR = ("simulator", ("numpy", "pandas", "pvlib"))
+_DEMO = ("demo", _PLATFORM[1] + ("amqtt", "pandas", "pvlib"))
+NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "demo": _DEMO, "simulate": _SIMULATOR, "ingest": _PLATFORM, "accounting": _PLATFORM, "api": _PLATFORM,
+    "account": _PLATFORM, "keys": _PLATFORM, "users": _PLATFORM, "dead-letters": _PLATFORM,
+}
+
+
+def missing_extra(argv: list[str]) -> str | None:
+    """For a command whose extra is not installed, the line that says which one to install."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in NEEDS:
+        return None
+    extra, modules = NEEDS[command]
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (f"lingtan {command}: needs the '{extra}' extra (missing: {', '.join(missing)}); "
+            f"install it with: pip install 'lingtan[{extra}]'")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    need = missing_extra(argv)
+    if need:
+        print(need, file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:

@@ -11,26 +11,24 @@ import signal
 import threading
 from datetime import UTC, datetime
 
-import uvicorn
-
-from lingtan.kernel.config import Config
-
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):  # we own the signals of the whole process
-        yield
+def api_server(app, host: str, port: int):
+    """A uvicorn server for `app` that leaves the process's signals to its caller
+    (run_until_signal, or a test running it in a thread)."""
+    import uvicorn  # the platform extra; the gateway's commands run without it
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # we own the signals of the whole process
+            yield
 
-def api_server(config: Config, app) -> _Server:
-    return _Server(uvicorn.Config(app, host=config.api.host, port=config.api.port, log_level="warning",
-                                  lifespan="off"))
+    return Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
 
 
 async def run_until_signal(tasks: list, threads: list[tuple[threading.Thread, threading.Event]],
-                           servers: list[_Server] = (), cleanup: list = ()) -> None:
+                           servers: list = (), cleanup: list = ()) -> None:
     """Run coroutines and threaded workers until Ctrl-C / SIGTERM, then stop them in order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -11,8 +11,8 @@ requests on a line are serialised, so that is how long the other meters of the b
 import logging
 
 from pymodbus import FramerType, ModbusException
-from pymodbus.exceptions import ModbusIOException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusIOException
 
 from lingtan.kernel.config import Bus
 from lingtan.kernel.profile import Block

@@ -20,11 +20,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from lingtan.gateway.modbus import BusClient, MeterUnavailable
+from lingtan.kernel import profile as profiles
 from lingtan.kernel.contract import utc_text
 from lingtan.kernel.park import Meter, Role
 from lingtan.kernel.quantities import CARRIER_QUANTITIES
-from lingtan.kernel import profile as profiles
-from lingtan.gateway.modbus import BusClient, MeterUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,12 @@ dropped readings, so `spooled` and `dropped` stay current), `offline` as the las
 import asyncio
 import json
 import logging
-import os
 
 import aiomqtt
 
-from lingtan.kernel import contract
-from lingtan.kernel.config import ConfigError, Credentials, Gateway, Mqtt
 from lingtan.gateway.spool import Spool
+from lingtan.kernel import contract
+from lingtan.kernel.config import Gateway, Mqtt
 
 log = logging.getLogger(__name__)
 

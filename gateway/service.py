@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lingtan.kernel.config import Config
 from lingtan.gateway.modbus import BusClient
 from lingtan.gateway.poller import BusPoller, MeterHealth
 from lingtan.gateway.publisher import Publisher
 from lingtan.gateway.spool import Spool
+from lingtan.kernel.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,9 @@ so memory stays bounded; it delivers them again on a new connection, and writes 
 (same meter and timestamp overwrite), so every reading lands exactly once in the stored data.
 
 One thread runs paho's loop, validates and acknowledges, so paho is never touched from two
-threads; one writer thread writes the previous batch meanwhile (at most one batch in flight).
+threads; one writer thread writes the previous batch meanwhile (at most one batch in flight, and
+one more validated and ready for the writer). Under a backlog, batches are cut at FLUSH_BYTES:
+the loop thread validates the next batch while the writer writes one, so the store is kept busy.
 """
 
 import hashlib
@@ -21,16 +23,17 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
+from operator import attrgetter
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from lingtan.ingest.ledger import Ledger
+from lingtan.ingest.validation import Rejected, Validator
 from lingtan.kernel import contract
 from lingtan.kernel.config import Config
-from lingtan.ingest.ledger import Ledger
 from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable
-from lingtan.ingest.validation import Rejected, Validator
 
 __all__ = ["Ingest", "Rejected"]
 
@@ -40,6 +43,7 @@ SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our subscription and unacked me
 RECEIVE_MAXIMUM = 1000  # unacknowledged messages the broker may have outstanding to one worker (v5)
 FLUSH_BYTES = 2 << 20  # flush once this much payload is pending...
 FLUSH_EVERY_S = 0.2  # ...or this long after the previous flush
+_ts_ms = attrgetter("ts_ms")
 
 
 class Ingest:
@@ -59,6 +63,7 @@ class Ingest:
         self.pending_bytes = 0
         self.inflight_messages = 0  # taken from `pending` for the write in progress
         self.inflight_bytes = 0
+        self.ready: _Batch | None = None  # taken from `pending` and validated, waiting for the writer
         self.generation = 0
         self.stats: Counter[str] = Counter()  # read by ingest.metrics at scrape time
         self.rejected_by_kind: Counter[str] = Counter()
@@ -70,22 +75,26 @@ class Ingest:
 
     @property
     def held(self) -> int:
-        """Messages received and not yet acknowledged: pending plus the batch being written."""
-        return len(self.pending) + self.inflight_messages
+        """Messages received and not yet acknowledged: pending, the batch being written and the
+        batch ready for the writer."""
+        ready = self.ready
+        return len(self.pending) + self.inflight_messages + (len(ready.messages) if ready else 0)
 
     @property
     def held_bytes(self) -> int:
-        return self.pending_bytes + self.inflight_bytes
+        ready = self.ready
+        return self.pending_bytes + self.inflight_bytes + (ready.bytes if ready else 0)
 
     def parse(self, topic: str, payload: bytes) -> list[Row]:
         """Rows of a readings message, or Rejected naming what is wrong."""
         return self.validator.parse(topic, payload)
 
     # -- flushing ------------------------------------------------------------------------
-    # A flush has three steps: _take (loop thread: take the pending messages and validate them),
-    # _settle (write rows, then dead letters / latest / dirty days; in run() on the writer thread,
-    # so the next batch is received and validated meanwhile) and _settled (loop thread:
-    # acknowledge, or put the messages back when the store is down).
+    # A flush has three steps: _take (loop thread: take the oldest pending messages and validate
+    # them), _settle (write rows, then dead letters / latest / dirty days; in run() on the writer
+    # thread, so the next batch is received and validated meanwhile) and _settled (loop thread:
+    # acknowledge, or put the messages back when the store is down). Batches are taken and
+    # acknowledged in the order the messages arrived, as MQTT wants PUBACKs.
     def flush(self, client: mqtt.Client | None = None) -> bool:
         """Write and acknowledge everything pending; False (nothing acknowledged) if the store is down."""
         if not self.pending:
@@ -106,19 +115,41 @@ class Ingest:
         drop = {id(m) for _, m in old[: len(old) - RECEIVE_MAXIMUM]}
         return [(g, m) for g, m in messages if id(m) not in drop]
 
-    def _take(self) -> "_Batch":
-        batch = _Batch(self.pending, self.pending_bytes, self.clock())
-        self.pending, self.pending_bytes = [], 0
+    def _take(self, limit_bytes: int | None = None) -> "_Batch":
+        """The oldest pending messages (all, or the first that reach `limit_bytes` of payload),
+        validated: rows and line protocol of the good ones, dead letters of the others."""
+        taken, size = self.pending, self.pending_bytes
+        if limit_bytes is not None and size > limit_bytes:
+            size = cut = 0
+            while size < limit_bytes:  # at least one message; stops inside the list, as it holds more
+                size += len(taken[cut][1].payload)
+                cut += 1
+            taken, self.pending = taken[:cut], taken[cut:]
+            self.pending_bytes -= size
+        else:
+            self.pending, self.pending_bytes = [], 0
+        batch = _Batch(taken, size, self.clock())
+        parse_lines = self.validator.parse_lines
+        rows, lines = batch.rows, batch.lines
         for _gen, msg in batch.messages:
             try:
-                batch.parsed.append((msg, self.parse(msg.topic, msg.payload)))
+                rs, ls = parse_lines(msg.topic, msg.payload)
             except Rejected as exc:
                 self._dead_letter(batch.dead, msg, str(exc), exc.kind, batch.now)
+                continue
+            batch.parsed.append((msg, len(rows), len(rows) + len(rs)))
+            rows.extend(rs)
+            lines.extend(ls)
         return batch
+
+    def _untake(self, batch: "_Batch") -> None:
+        """Put a batch that was taken but not written back in front of `pending`."""
+        self.pending = batch.messages + self.pending
+        self.pending_bytes += batch.bytes
 
     def _settle(self, batch: "_Batch") -> list[Row]:
         """Durably write one batch (SinkUnavailable if a store fails); touches only sink and ledger."""
-        rows = self._write(batch.parsed, batch.dead, batch.now)
+        rows = self._write(batch)
         self.ledger.commit(rows, [d for d, _ in batch.dead], uuid.uuid4().hex)
         return rows
 
@@ -148,7 +179,7 @@ class Ingest:
         while len(self._recent_dead) > 10_000:
             self._recent_dead.popitem(last=False)
         if rows:
-            self.lag_s = (batch.now.timestamp() * 1000 - max(r.ts_ms for r in rows)) / 1000
+            self.lag_s = (batch.now.timestamp() * 1000 - max(map(_ts_ms, rows))) / 1000
         self.stats["received_bytes"] += batch.bytes
         self.stats["written"] += len(rows)
         self.stats["rejected"] += len(batch.dead)
@@ -156,24 +187,24 @@ class Ingest:
         self.stats["received"] += len(batch.messages)  # last: tests and probes wait on it
         return True
 
-    def _write(self, parsed, dead: list, now: datetime) -> list[Row]:
+    def _write(self, batch: "_Batch") -> list[Row]:
         """Write all rows at once; if the store refuses the batch, message by message, so one
         message it cannot take is dead-lettered instead of blocking every other one."""
-        rows = [r for _msg, rs in parsed for r in rs]
+        rows, lines = batch.rows, batch.lines
         if not rows:
             return rows
         try:
-            self.sink.write(rows)
+            self.sink.write(rows, lines)
             return rows
         except SinkRejected as exc:
             log.warning("store refused a batch of %d readings (%s); writing message by message", len(rows), exc)
         written = []
-        for msg, rs in parsed:
+        for msg, start, end in batch.parsed:
             try:
-                self.sink.write(rs)
-                written.extend(rs)
+                self.sink.write(rows[start:end], lines[start:end])
+                written.extend(rows[start:end])
             except SinkRejected as exc:
-                self._dead_letter(dead, msg, f"the time-series store refused it: {exc}", "store", now)
+                self._dead_letter(batch.dead, msg, f"the time-series store refused it: {exc}", "store", batch.now)
         return written
 
     def _dead_letter(self, dead: list, msg: mqtt.MQTTMessage, reason: str, kind: str, now: datetime) -> None:
@@ -269,6 +300,7 @@ class Ingest:
         delay = 1.0
         writer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.client_id}-writer")
         inflight: tuple[_Batch, Future] | None = None  # at most one batch is being written
+        self.ready = None
         try:
             while not self.stop.is_set():
                 now = time.monotonic()
@@ -287,19 +319,28 @@ class Ingest:
                 client.loop(timeout=0.005 if inflight or self.pending else 0.05)
                 now = time.monotonic()
                 if inflight is not None and inflight[1].done():
+                    if inflight[1].exception() is not None and self.ready is not None:
+                        self._untake(self.ready)  # behind the failed batch, which _finish puts back
+                        self.ready = None
                     if not self._finish(inflight, client):
                         retry_at = now + 1.0  # the session stays alive meanwhile
                     inflight = None
                 due = self.pending_bytes >= flush_bytes or (self.pending and now - last_flush >= flush_every_s)
-                if inflight is None and due and now >= retry_at:
-                    batch = self._take()
+                if inflight is None and (self.ready is not None or due) and now >= retry_at:
+                    batch = self.ready or self._take(flush_bytes)
+                    self.ready = None
                     self.inflight_messages, self.inflight_bytes = len(batch.messages), batch.bytes
                     inflight = (batch, writer.submit(self._settle, batch))
                     last_flush = now
+                elif inflight is not None and self.ready is None and due:
+                    self.ready = self._take(flush_bytes)  # validated while the writer writes
         finally:
             if inflight is not None:
                 wait([inflight[1]])
                 self._finish(inflight, client)
+            if self.ready is not None:
+                self._untake(self.ready)  # validated again by the last flush below
+                self.ready = None
             writer.shutdown()
             if client.is_connected():
                 self.flush(client)  # what is written is acknowledged; the rest is redelivered
@@ -319,11 +360,13 @@ class Ingest:
 class _Batch:
     """Messages taken from `pending` for one flush, and what validating them gave."""
 
-    __slots__ = ("messages", "bytes", "now", "parsed", "dead")
+    __slots__ = ("messages", "bytes", "now", "rows", "lines", "parsed", "dead")
 
     def __init__(self, messages: list, size: int, now: datetime) -> None:
         self.messages = messages  # [(connection generation, MQTTMessage)]
         self.bytes = size
         self.now = now
-        self.parsed: list[tuple[mqtt.MQTTMessage, list[Row]]] = []
+        self.rows: list[Row] = []  # of every accepted message, in order
+        self.lines: list[str] = []  # their line protocol, built while validating (one per row)
+        self.parsed: list[tuple[mqtt.MQTTMessage, int, int]] = []  # (message, its rows' start, end)
         self.dead: list[tuple[dict, tuple[str, bytes]]] = []  # (dead letter row, (kind, digest))

@@ -3,9 +3,9 @@
 import logging
 import os
 
+from lingtan.ingest.consumer import Ingest
 from lingtan.kernel.config import Config
 from lingtan.store.db import make_engine
-from lingtan.ingest.consumer import Ingest
 from lingtan.store.timeseries import open_sink
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Readings messages → rows: the wire contract, the park config's identities and the store's limits.
 
-Every message is checked against the contract's JSON Schema (accounting.contract, compiled once)
+Every message is checked against the contract's JSON Schema (kernel.contract, compiled once)
 and against the config: the topic's park and gateway must be the payload's, the gateway must be
 configured for that park and every meter must be a meter of that gateway. On top of the contract,
 values the stores cannot hold are refused here, so one bad message can never block the stream by
@@ -8,9 +8,10 @@ making the store refuse a whole batch: times outside 2000–2199 or not on the c
 numbers beyond int64, non-finite numbers.
 
 The common case goes through a fast path that checks the same rules with plain comparisons
-(about 3 µs per reading instead of ~10 µs for the generated schema code). It is strictly
-narrower than the schema: anything it does not accept falls through to the full schema, which
-stays the authority and words every rejection.
+(about 2 µs per reading instead of ~10 µs for the generated schema code), parses each distinct
+time once per message and builds each reading's line protocol in the same pass over its values.
+It is strictly narrower than the schema: anything it does not accept falls through to the full
+schema, which stays the authority and words every rejection.
 """
 
 import math
@@ -23,7 +24,7 @@ import orjson
 from lingtan.kernel import contract
 from lingtan.kernel.config import Config
 from lingtan.kernel.quantities import QUANTITIES
-from lingtan.store.timeseries.base import Row
+from lingtan.store.timeseries.base import Row, lines, tag_prefix
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
@@ -35,7 +36,6 @@ MAX_SEQ = 2**63 - 1  # the stores keep seq as a signed 64-bit integer
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z", re.ASCII)
 _TOP_REQUIRED = frozenset({"v", "park", "gateway", "readings"})
 _TOP_ALLOWED = _TOP_REQUIRED | {"sent_at"}
-_READING_KEYS = {"meter": None, "ts": None, "seq": None, "values": None}.keys()
 _HUGE = sys.float_info.max
 _BOUNDS = {q.name: (-_HUGE if q.minimum is None else q.minimum, _HUGE if q.maximum is None else q.maximum)
            for q in QUANTITIES.values()}
@@ -73,8 +73,17 @@ class Validator:
         for p in config.parks:
             for m in p.meters:
                 self.meters[(p.id, m.gateway)] = self.meters.get((p.id, m.gateway), frozenset()) | {m.id}
+        # every meter's line-protocol tag prefix, by (park, gateway): also the fast path's meter check
+        self.prefixes: dict[tuple[str, str], dict[str, str]] = {
+            (park, gateway): {m: tag_prefix(park, m) for m in ids} for (park, gateway), ids in self.meters.items()}
 
     def parse(self, topic: str, payload: bytes) -> list[Row]:
+        """Rows of a readings message, or Rejected naming what is wrong."""
+        return self.parse_lines(topic, payload)[0]
+
+    def parse_lines(self, topic: str, payload: bytes) -> tuple[list[Row], list[str]]:
+        """Rows of a readings message and their line protocol, one text per row exactly as
+        `store.timeseries.base.lines` builds it; or Rejected naming what is wrong."""
         if len(payload) > self.max_payload_bytes:
             raise Rejected(f"payload of {len(payload)} bytes exceeds ingest.max_payload_bytes "
                            f"({self.max_payload_bytes})", "size")
@@ -82,20 +91,26 @@ class Validator:
             message = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
             raise Rejected(f"payload is not JSON (UTF-8, no NaN or Infinity): {exc}", "json") from None
-        rows = self._fast(topic, message)
-        return rows if rows is not None else self._checked(topic, message)
+        built: list[str] = []
+        rows = self._fast(topic, message, built)
+        if rows is not None:
+            return rows, built
+        rows = self._checked(topic, message)
+        return rows, lines(rows)
 
     # -- the common case ----------------------------------------------------------------
-    def _fast(self, topic: str, message) -> list[Row] | None:
-        """Rows if the message is plainly valid, None if anything needs a closer look."""
+    def _fast(self, topic: str, message, built: list[str] | None = None) -> list[Row] | None:
+        """Rows if the message is plainly valid (and their lines appended to `built`), None if
+        anything needs a closer look (`built` may then hold some lines: discard it)."""
         if type(message) is not dict or not _TOP_REQUIRED <= message.keys() <= _TOP_ALLOWED:
             return None
         try:
-            return self._fast_rows(topic, message)
+            return self._fast_rows(topic, message, [] if built is None else built)
         except (KeyError, TypeError, ValueError):  # unhashable id, unknown quantity, not a calendar date
             return None
 
-    def _fast_rows(self, topic: str, message: dict) -> list[Row] | None:
+    def _fast_rows(self, topic: str, message: dict, built: list[str]) -> list[Row] | None:
+        """One pass over the readings: check each, make its row and its line-protocol text."""
         v, park, gateway, readings = message["v"], message["park"], message["gateway"], message["readings"]
         if type(v) is not int or v != contract.VERSION or type(readings) is not list:
             return None
@@ -108,26 +123,41 @@ class Validator:
         sent_at = message.get("sent_at")
         if sent_at is not None and (type(sent_at) is not str or not _TS.fullmatch(sent_at)):
             return None
-        meters = self.meters.get((park, gateway))
-        if meters is None:
+        prefixes = self.prefixes.get((park, gateway))
+        if prefixes is None:
             return None
         rows = []
         append = rows.append
+        line = built.append
+        new_row = tuple.__new__
         bounds = _BOUNDS
         fullmatch = _TS.fullmatch
+        # A gateway stamps many readings with the same time: each distinct text is checked and
+        # parsed once per message. Only valid times are kept; keys are str, so a hit is a str.
+        times: dict[str, tuple[int, str]] = {}  # ts text -> (epoch ms, the line's time suffix)
         for r in readings:
-            if type(r) is not dict or r.keys() != _READING_KEYS:
+            if type(r) is not dict or len(r) != 4:
                 return None
-            meter, ts, seq, values = r["meter"], r["ts"], r["seq"], r["values"]
-            if meter not in meters or type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+            meter, ts, seq, values = r["meter"], r["ts"], r["seq"], r["values"]  # KeyError: not these 4
+            prefix = prefixes.get(meter)  # None: not a meter of this gateway
+            if prefix is None or type(seq) is not int or not 0 <= seq <= MAX_SEQ:
                 return None
-            if type(values) is not dict or not values or type(ts) is not str or not fullmatch(ts):
+            if type(values) is not dict or not values:
                 return None
+            t = times.get(ts)
+            if t is None:
+                if type(ts) is not str or not fullmatch(ts):
+                    return None
+                ms = ts_ms(ts)
+                t = times[ts] = (ms, f" {ms}\n")
+            fields = ""
             for name, value in values.items():
                 lo, hi = bounds[name]  # KeyError: an unknown quantity
                 if (type(value) is not float and type(value) is not int) or not lo <= value <= hi:
                     return None
-            append(Row(park, meter, ts_ms(ts), gateway, seq, values))
+                fields = f"{fields}{name}={value!r},"  # as base.lines: repr, the order sent
+            append(new_row(Row, (park, meter, t[0], gateway, seq, values)))  # Row(...) without its Python frame
+            line(f"{prefix}{fields}seq={seq}i{t[1]}")
         return rows
 
     # -- everything else: the schema words the reason -----------------------------------

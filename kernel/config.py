@@ -125,6 +125,8 @@ class Store(Frozen):
 class Accounting(Frozen):
     interval_s: float = Field(10, gt=0, description="how often realtime figures are recomputed")
     heartbeat_file: str | None = Field(None, description="touched after every successful pass (health checks)")
+    settle_days: int = Field(2, ge=1, le=366, description="an incomplete interval becomes final when its local "
+                             "day is this many days old (docs/api.md, Finality)")
 
 
 class Api(Frozen):

@@ -71,6 +71,12 @@ class Meter(Frozen):
     profile: Ident = Field(description="device profile name, see kernel/profiles")
     poll_interval_s: float = Field(5.0, gt=0, le=3600)
 
+    @property
+    def in_balance(self) -> bool:
+        """Whether the meter measures a flow of the park energy balance: a boundary meter, on-site
+        generation or storage (sub-meters measure inside the boundary and only split it)."""
+        return self.boundary or self.role in GENERATION_ROLES or self.role is Role.STORAGE
+
 
 class Park(Frozen):
     id: Ident

@@ -7,7 +7,6 @@ would publish W as kW is rejected at load time.
 """
 
 import math
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -17,17 +16,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lingtan.kernel import registers as codec
 from lingtan.kernel.config import format_errors
 from lingtan.kernel.quantities import QUANTITIES
 
 MAX_REGISTERS_PER_REQUEST = 125  # Modbus application protocol v1.1b3, 6.3/6.4
 _SF_NOT_IMPLEMENTED = 0x8000  # SunSpec sunssf "not implemented"; 10**-32768 would publish a false 0
 
-DataType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]
-_FORMATS: dict[str, tuple[str, int]] = {
-    "int16": ("h", 1), "uint16": ("H", 1), "int32": ("i", 2), "uint32": ("I", 2),
-    "int64": ("q", 4), "uint64": ("Q", 4), "float32": ("f", 2), "float64": ("d", 4),
-}
 
 
 class ProfileError(ValueError):
@@ -40,7 +35,7 @@ class Register(BaseModel):
     quantity: str
     address: int = Field(ge=0, le=65535, description="as written in the datasheet")
     function: Literal[3, 4] = 3  # 3 = holding registers, 4 = input registers
-    type: DataType = "uint16"
+    type: codec.DataType = "uint16"
     word_order: Literal["big", "little"] = "big"  # big: most significant word first
     byte_order: Literal["big", "little"] = "big"  # within each 16-bit word
     scale: float = 1.0  # engineering value = raw * scale * 10**sf
@@ -59,7 +54,7 @@ class Register(BaseModel):
 
     @property
     def words(self) -> int:
-        return _FORMATS[self.type][1]
+        return codec.words_of(self.type)
 
 
 class Profile(BaseModel):
@@ -122,23 +117,6 @@ def plan(profile: Profile) -> list[Block]:
     return blocks
 
 
-def _words_to_bytes(words: list[int], reg: Register) -> bytes:
-    ordered = words if reg.word_order == "big" else list(reversed(words))
-    out = bytearray()
-    for w in ordered:
-        pair = w.to_bytes(2, "big")
-        out += pair if reg.byte_order == "big" else pair[::-1]
-    return bytes(out)
-
-
-def _bytes_to_words(data: bytes, reg: Register) -> list[int]:
-    words = []
-    for i in range(0, len(data), 2):
-        pair = data[i:i + 2] if reg.byte_order == "big" else data[i:i + 2][::-1]
-        words.append(int.from_bytes(pair, "big"))
-    return words if reg.word_order == "big" else list(reversed(words))
-
-
 def decode(profile: Profile, registers: dict[tuple[int, int], int]) -> dict[str, float]:
     """Engineering values from raw registers keyed by (function, PDU address).
 
@@ -149,17 +127,15 @@ def decode(profile: Profile, registers: dict[tuple[int, int], int]) -> dict[str,
     for reg in profile.registers:
         base = profile.pdu_address(reg.address)
         words = [registers[(reg.function, base + i)] for i in range(reg.words)]
-        fmt = ">" + _FORMATS[reg.type][0]
-        raw_int = int.from_bytes(_words_to_bytes(words, reg), "big")
-        if raw_int in reg.not_available:
+        if int.from_bytes(codec.to_bytes(words, reg.word_order, reg.byte_order), "big") in reg.not_available:
             continue
-        (raw,) = struct.unpack(fmt, _words_to_bytes(words, reg))
+        raw = codec.decode(words, reg.type, reg.word_order, reg.byte_order)
         value = raw * reg.scale
         if reg.sf_address is not None:
             sf_word = registers[(reg.function, profile.pdu_address(reg.sf_address))]
             if sf_word == _SF_NOT_IMPLEMENTED:
                 continue
-            value *= 10.0 ** struct.unpack(">h", sf_word.to_bytes(2, "big"))[0]
+            value *= 10.0 ** codec.decode([sf_word], "int16")
         if not math.isfinite(value):
             raise ValueError(f"{profile.name}: {reg.quantity} decoded to {value!r} (raw {raw!r})")
         values[reg.quantity] = value
@@ -182,12 +158,7 @@ def encode(profile: Profile, values: dict[str, float], sf: int | Mapping[int, in
             power = sf.get(reg.sf_address, 0) if isinstance(sf, Mapping) else sf
             raw /= 10.0 ** power
             out[(reg.function, profile.pdu_address(reg.sf_address))] = power & 0xFFFF
-        code, words = _FORMATS[reg.type]
-        if code in "fd":
-            data = struct.pack(">" + code, raw)
-        else:
-            data = (round(raw) % (1 << (16 * words))).to_bytes(2 * words, "big")
-        for i, w in enumerate(_bytes_to_words(data, reg)):
+        for i, w in enumerate(codec.encode(raw, reg.type, reg.word_order, reg.byte_order)):
             out[(reg.function, profile.pdu_address(reg.address) + i)] = w
     return out
 
@@ -219,9 +190,7 @@ def counter_modulus(profile: Profile, quantity: str) -> float | None:
     """
     for reg in profile.registers:
         if reg.quantity == quantity:
-            code, words = _FORMATS[reg.type]
-            if code in "fd" or reg.sf_address is not None:
+            if codec.is_float(reg.type) or reg.sf_address is not None:
                 return None
-            bits = 16 * words - (0 if code.isupper() else 1)  # signed types wrap at half range
-            return (1 << bits) * abs(reg.scale)
+            return codec.integer_range(reg.type) * abs(reg.scale)  # signed types wrap at half range
     return None

@@ -1,6 +1,6 @@
 """Park simulator: a park's meters as Modbus devices, with physics that balance and ground truth."""
 
-from lingtan.simulator.clock import ManualClock, SimClock
+from lingtan.kernel.clock import ManualClock, SimClock
 from lingtan.simulator.faults import Faults
 from lingtan.simulator.model import ParkModel
 from lingtan.simulator.scenario import Scenario, load_scenario

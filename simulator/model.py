@@ -10,6 +10,8 @@ In every cell the park balance holds exactly:
 is the integral of its meter's power or flow; a meter with sub-meters (roles enterprise, load,
 supply, same carrier) reads the sum of its sub-meters. `advance(t)` integrates up to t: whole
 cells in vectorised blocks of up to a day (all meters at once), partial cells step by step.
+`sample(t, step_s)` is the same batch mode that also records what every meter shows at every
+multiple of step_s on the way (a simulated history, simulator.history).
 
 Two counter notions: `energy` is the true cumulative quantity (initial value + integral, never
 reset); what a meter *shows* is energy − offset, where offsets change when a meter is replaced
@@ -21,6 +23,7 @@ import bisect
 import logging
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,6 +69,20 @@ class CounterEvent:
     column: int  # 0: import / the carrier's counter, 1: export
     value: float
     offset: float  # true energy − shown value from then on
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """What every meter showed at m instants (ParkModel.sample): the same numbers `values()`
+    gives at those instants, as arrays."""
+
+    t_s: np.ndarray  # (m,) UTC epoch seconds
+    shown: np.ndarray  # (m, meters, 2) counters as shown (after resets): import / the carrier's, export
+    power: np.ndarray  # (m, meters) power or flow from that instant on (+ import / consumption)
+    soc_kwh: np.ndarray  # (m, batteries) stored energy
+
+    def __len__(self) -> int:
+        return len(self.t_s)
 
 
 def counter_names(carrier: Carrier) -> tuple[str, ...]:
@@ -289,6 +306,78 @@ class ParkModel:
         self.now_s = float((k + n) * CELL_S)
         self._cell_k, self._cell_p = k + n - 1, p[-1].copy()
 
+    # -- batch mode with samples ----------------------------------------------------------------
+    def sample(self, until: datetime, step_s: int = 900) -> Iterator[Samples]:
+        """Integrate up to `until` like advance() and yield what every meter shows on the way: at
+        every multiple of step_s (UTC epoch) in [now, until), in chunks of up to a UTC day, then
+        once more at `until` itself. Same powers and counter events as advance(); the sums are
+        taken per cell, so within one run the sampled counters never go down."""
+        if step_s <= 0 or step_s % CELL_S:
+            raise ValueError(f"step_s = {step_s}: must be a positive multiple of {CELL_S} s (the integration step)")
+        until_s = until.timestamp()
+        if until_s < self.now_s:
+            raise ValueError(f"{until.isoformat()} is before the model's time {self.now.isoformat()}")
+        self._apply_due()
+        while self.now_s < until_s:
+            target = min(until_s, self._pending[0][0]) if self._pending else until_s
+            yield from self._sample_to(max(target, self.now_s), step_s)
+            self._apply_due()
+        yield self._sample_now()
+
+    def _sample_to(self, target: float, step_s: int) -> Iterator[Samples]:
+        """_integrate_to with samples at the multiples of step_s in [now, target)."""
+        while self.now_s < target:
+            k = math.floor(self.now_s / CELL_S)
+            cell_end = (k + 1) * CELL_S
+            if self.now_s > k * CELL_S or target < cell_end:
+                if self.now_s == k * CELL_S and self.now_s % step_s == 0:
+                    yield self._sample_now()
+                end = min(target, cell_end)
+                self._step(self._cell_power(k), end - self.now_s)
+                self.now_s = float(end)
+            else:
+                n = min(int((target - self.now_s) // CELL_S), BLOCK_CELLS - k % BLOCK_CELLS)
+                taken = self._sampled_block(k, n, step_s // CELL_S)
+                if taken is not None:
+                    yield taken
+            self._record()
+
+    def _sample_now(self) -> Samples:
+        p = self._cell_power(math.floor(self.now_s / CELL_S))
+        return Samples(np.array([self.now_s]), (self.energy - self.offset)[None], p[None].copy(),
+                       self.soc_kwh[None].copy())
+
+    def _sampled_block(self, k: int, n: int, every: int) -> Samples | None:
+        """_block with samples at the cells k + j that are multiples of `every`: counters at the
+        cell's start, its power, the stored energy at its start. Per-cell cumulative sums, so the
+        samples and the state after the block agree to the last bit."""
+        cells = Cells(k, n, self.park.timezone)
+        p = self._exogenous(cells)
+        soc0 = self.soc_kwh.copy()
+        trail = self._complete(cells, p, self.soc_kwh)
+        e = p * (CELL_S / 3600)
+        zero = np.zeros((1, len(self.ids)))
+        imp = np.concatenate([zero, np.cumsum(np.maximum(e, 0.0), axis=0)])  # (n + 1, meters): before cell j
+        exp = np.concatenate([zero, np.cumsum(np.maximum(-e, 0.0), axis=0)])
+        soc = np.concatenate([soc0[None], trail])  # (n + 1, batteries)
+        at = lambda j: self.energy + np.stack([imp[j], exp[j]], axis=-1)  # noqa: E731
+        hist = self.history_s // CELL_S if self.recording and self.history_s else 0
+        for j in range(1, n):  # snapshots inside the block; the last one is taken by _record
+            if hist and (k + j) % hist == 0:
+                self._hist_t.append(float((k + j) * CELL_S))
+                self._hist_e.append(at(j))
+                self._hist_soc.append(soc[j].copy())
+        js = np.flatnonzero((np.arange(k, k + n) % every) == 0)
+        taken = None
+        if len(js):
+            taken = Samples((k + js).astype(np.float64) * CELL_S, at(js) - self.offset, p[js], soc[js])
+        self.energy = at(n)
+        if len(self.bat_idx):
+            self.soc_kwh = trail[-1].copy()
+        self.now_s = float((k + n) * CELL_S)
+        self._cell_k, self._cell_p = k + n - 1, p[-1].copy()
+        return taken
+
     def _record(self) -> None:
         if self.recording and self.history_s and self.now_s % self.history_s == 0 \
                 and self._hist_t[-1] < self.now_s:
@@ -338,12 +427,14 @@ class ParkModel:
             out[FLOW_OF[names[0]]] = p * _GJ_PER_H_IN_KW if names[0] == "heat_gj" else p
         return out
 
-    def _electrical(self, i: int, p_kw: float) -> dict[str, float]:
-        """Power and the quantities a three-phase meter also shows (230 V network, 50 Hz)."""
+    def _electrical(self, i: int, p_kw: float, t_s: float | None = None) -> dict[str, float]:
+        """Power and the quantities a three-phase meter also shows (230 V network, 50 Hz), now or at t_s."""
         keys = self._instant_keys.get(i)
         if keys is None:
-            keys = self._instant_keys[i] = [noise.key(self.seed, self.park.id, self.ids[i], q) for q in ("v", "f", "pf")]
-        v, f, pf = (noise.smooth_one(k, self.now_s, 600.0) for k in keys)
+            keys = self._instant_keys[i] = [noise.key(self.seed, self.park.id, self.ids[i], q)
+                                            for q in ("v", "f", "pf")]
+        t_s = self.now_s if t_s is None else t_s
+        v, f, pf = (noise.smooth_one(k, t_s, 600.0) for k in keys)
         voltage = 230.0 + 3.0 * v
         cos_phi = (0.99 if self.role[i] in (Role.PV, Role.WIND, Role.STORAGE) else 0.93) + 0.01 * pf
         s_kva = abs(p_kw) / cos_phi

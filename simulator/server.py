@@ -8,7 +8,7 @@ answer ILLEGAL ADDRESS, as a real meter does. A meter that is offline does not a
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -18,11 +18,12 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import SimData, SimDevice
 from pymodbus.simulator.simutils import DataType
 
+from lingtan.kernel import profile as profiles
+from lingtan.kernel import registers as codec
+from lingtan.kernel.clock import SimClock
 from lingtan.kernel.config import Bus, Config, ConfigError
 from lingtan.kernel.park import Meter
 from lingtan.kernel.quantities import COUNTERS
-from lingtan.kernel import profile as profiles
-from lingtan.simulator.clock import SimClock
 from lingtan.simulator.faults import Faults
 from lingtan.simulator.model import ParkModel
 from lingtan.simulator.scenario import Scenario, check_against, load_scenario
@@ -30,26 +31,23 @@ from lingtan.simulator.truth import PeriodTruth
 
 log = logging.getLogger(__name__)
 
-_INTEGER_TYPES = {"int16": (16, True), "uint16": (16, False), "int32": (32, True), "uint32": (32, False),
-                  "int64": (64, True), "uint64": (64, False)}
 SF_FLOOR = -2  # the finest SunSpec scale factor the simulated devices use (e.g. Hz_SF -2: 49.99 Hz)
 
 
 def counter_wraps(profile: profiles.Profile) -> dict[str, float]:
     """Counter quantities held in integer registers → the engineering value where they wrap."""
-    out = {}
-    for reg in profile.registers:
-        if reg.quantity in COUNTERS and reg.type in _INTEGER_TYPES and reg.sf_address is None:
-            bits, signed = _INTEGER_TYPES[reg.type]
-            out[reg.quantity] = (1 << (bits - 1 if signed else bits)) * abs(reg.scale)
-    return out
+    moduli = {r.quantity: profiles.counter_modulus(profile, r.quantity) for r in profile.registers
+              if r.quantity in COUNTERS}
+    return {q: m for q, m in moduli.items() if m is not None}
 
 
 class ParkServer:
     """All Modbus servers of the simulated parks in one process."""
 
     def __init__(self, config: Config, clock: SimClock, seed: int | None = None,
-                 scenario: Scenario | str | None = None) -> None:
+                 scenario: Scenario | str | None = None, models: Mapping[str, ParkModel] | None = None) -> None:
+        """`models`: park id → a model to continue from (e.g. one a simulated history advanced to
+        the clock's start, simulator.history); the other parks get new models at the clock's now."""
         self.config = config
         self.clock = clock
         seed = config.simulator.seed if seed is None else seed
@@ -61,7 +59,8 @@ class ParkServer:
         if scenario is not None:
             check_against(scenario, config.park(target), f"scenario {scenario.name!r}")
         start = clock.now()
-        self.models = {p.id: ParkModel(p, seed, start, scenario if p.id == target else None)
+        models = models or {}
+        self.models = {p.id: models.get(p.id) or ParkModel(p, seed, start, scenario if p.id == target else None)
                        for p in config.parks}
         self._meters: dict[str, tuple[ParkModel, Meter]] = {}
         for p in config.parks:
@@ -192,10 +191,9 @@ class ParkServer:
         fits its register, as a device sized for its nameplate shows."""
         sfs = self._sf.setdefault(meter_id, {})
         for reg in profile.registers:
-            if reg.sf_address is None or reg.type not in _INTEGER_TYPES or reg.quantity not in values:
+            if reg.sf_address is None or codec.is_float(reg.type) or reg.quantity not in values:
                 continue
-            bits, signed = _INTEGER_TYPES[reg.type]
-            limit = (1 << (bits - 1 if signed else bits)) - 2  # the top values mean "not implemented"
+            limit = codec.integer_range(reg.type) - 2  # the top values mean "not implemented"
             sf = sfs.get(reg.sf_address, SF_FLOOR)
             while abs(values[reg.quantity] / reg.scale) / 10.0 ** sf >= limit and sf < 10:
                 sf += 1

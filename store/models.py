@@ -1,6 +1,6 @@
 """Platform database tables (SQLAlchemy 2): what ingest and accounting derive, what people enter.
 
-The schema is owned by Alembic (api/migrations/); a change here needs a migration there.
+The schema is owned by Alembic (store/migrations/); a change here needs a migration there.
 Rows the city platform syncs incrementally (`IntervalEnergy`, `IndicatorResult`) carry a
 `revision` drawn from one counter inside the writing transaction (see `_assign_revisions`), so
 revisions become visible in commit order and "everything after revision r" is a safe cursor.
@@ -8,7 +8,22 @@ revisions become visible in commit order and "everything after revision r" is a 
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Index, Integer, String, Text, event, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    false,
+    text,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
@@ -48,6 +63,9 @@ class Dirty(Base):
     meter: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     token: Mapped[str] = mapped_column(String(32))  # renewed on every marking; see lingtan.accounting.service
+    # UTC epoch ms of the earliest and latest reading that arrived for the day; NULL: the whole day
+    first_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Revisioned:
@@ -70,8 +88,49 @@ class IntervalEnergy(Revisioned, Base):
     estimated: Mapped[bool] = mapped_column(default=False)
     flags: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # complete and closed when written, or past the settling time: docs/api.md, "Finality"
+    final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    __table_args__ = (Index("ix_interval_energy_park_revision", "park", "revision"),)
+    __table_args__ = (Index("ix_interval_energy_park_revision", "park", "revision"),
+                      Index("ix_interval_energy_park_day", "park", "day"),
+                      # the few intervals not yet final, for the settling sweep
+                      Index("ix_interval_energy_unsettled", "park", "day", postgresql_where=text("NOT final"),
+                            sqlite_where=text("NOT final")))
+
+
+class DailyEnergy(Base):
+    """Energy of one meter and counter over one park-local day, summed from its intervals.
+
+    Kept by the accounting service in the same transaction as the intervals (and so is
+    MonthlyEnergy), so today, month, year to date and long series read a handful of rows
+    instead of every 15-minute row.
+    """
+
+    __tablename__ = "energy_daily"
+    park: Mapped[str] = mapped_column(String(64), primary_key=True)
+    meter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[float] = mapped_column(Float)
+    completeness_sum: Mapped[float] = mapped_column(Float)  # sum over its intervals: quarter hours measured
+    intervals: Mapped[int] = mapped_column(Integer)  # interval rows stored
+
+    __table_args__ = (Index("ix_energy_daily_park_day", "park", "day"),)
+
+
+class MonthlyEnergy(Base):
+    """Energy of one meter and counter over one park-local month (sum of its DailyEnergy rows)."""
+
+    __tablename__ = "energy_monthly"
+    park: Mapped[str] = mapped_column(String(64), primary_key=True)
+    meter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first local day
+    amount: Mapped[float] = mapped_column(Float)
+    completeness_sum: Mapped[float] = mapped_column(Float)
+    intervals: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_energy_monthly_park_month", "park", "month"),)
 
 
 class IndicatorResult(Revisioned, Base):

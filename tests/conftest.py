@@ -10,27 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import pytest
 
-from tests.services import (
+from tests.support import (
     InfluxDBv1,
     MissingBinary,
     Mosquitto,
     MosquittoFactory,
     Postgres,
     PtyPair,
+    ServiceHandle,
     VictoriaMetrics,
 )
 
+# The API tests' fixtures (`db_url`, `platform`), found by every test that names them.
+pytest_plugins = ["tests.support.api"]
 
-class _Service(Protocol):
-    def start(self) -> None: ...
-    def kill9(self) -> None: ...
-
-
-S = TypeVar("S", bound=_Service)
+S = TypeVar("S", bound=ServiceHandle)
 
 
 def _create(make: Callable[[], S]) -> S:

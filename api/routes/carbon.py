@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from lingtan.api import carbon, schemas, series
+from lingtan.api import schemas, series
 from lingtan.api.deps import CtxDep, ReadPark, SessionDep
 from lingtan.api.routes import NOT_MODIFIED, PARK_ERRORS
+from lingtan.kernel.localtime import local_day
 
 router = APIRouter(tags=["carbon"], responses={**PARK_ERRORS, **NOT_MODIFIED})
 
@@ -16,11 +17,11 @@ router = APIRouter(tags=["carbon"], responses={**PARK_ERRORS, **NOT_MODIFIED})
 def realtime(ctx: CtxDep, park: ReadPark, session: SessionDep) -> schemas.Realtime:
     """Power now by source, carbon rate (tCO₂/h), and for today, this month and this year (park-local):
     energy by carrier, electricity split, tce (等价值 and 当量值), CO₂ by source, 单位能耗碳排放."""
-    return carbon.realtime(park, session, ctx.clock())
+    return ctx.snapshots.realtime(park, session, ctx.clock())
 
 
 def _range(ctx, park, first: date | None, last: date | None) -> tuple[date, date]:
-    today = ctx.clock().astimezone(park.zone).date()
+    today = local_day(ctx.clock(), park.zone)
     first, last = first or last or today, last or first or today
     for name, d in (("first", first), ("last", last)):
         if not date(2000, 1, 1) <= d <= date(2100, 12, 31):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path
 from lingtan.accounting.indicators import load_framework
 from lingtan.accounting.resources import framework_names
 from lingtan.api.deps import Reader
-from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED, _PROBLEM
+from lingtan.api.routes import _PROBLEM, AUTH_ERRORS, NOT_MODIFIED
 
 router = APIRouter(tags=["indicators"], responses={**AUTH_ERRORS, **NOT_MODIFIED})
 

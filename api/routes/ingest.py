@@ -8,8 +8,8 @@ from sqlalchemy import select
 from lingtan.api import schemas
 from lingtan.api.cursor import decode, encode
 from lingtan.api.deps import Admin, SessionDep
-from lingtan.store.models import DeadLetter
 from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED
+from lingtan.store.models import DeadLetter
 
 router = APIRouter(tags=["ingest"])
 

@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
 
 from lingtan.api import carbon, schemas
-from lingtan.api.deps import CtxDep, ReadPark, Reader, SessionDep
-from lingtan.store.models import Latest
+from lingtan.api.deps import CtxDep, Reader, ReadPark, SessionDep
 from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED, PARK_ERRORS
+from lingtan.kernel.localtime import local_day
+from lingtan.store.models import Latest
 from lingtan.store.timeutil import aware
 
 router = APIRouter(tags=["parks"], responses=NOT_MODIFIED)
@@ -28,7 +29,7 @@ def get_park(park: ReadPark) -> schemas.ParkOut:
 def _meters(ctx, park, session) -> list[schemas.MeterOut]:
     now = ctx.clock()
     latest = {r.meter: r for r in session.scalars(select(Latest).where(Latest.park == park.id))}
-    today = now.astimezone(park.zone).date()
+    today = local_day(now, park.zone)
     totals, _ = carbon.meter_totals(session, park, today, today)
     return [schemas.MeterOut.of(m, latest.get(m.id), totals.get(m.id, {}), now) for m in park.meters]
 
@@ -73,7 +74,7 @@ def list_gateways(ctx: CtxDep, park: ReadPark, session: SessionDep) -> list[sche
 def list_enterprises(ctx: CtxDep, park: ReadPark, session: SessionDep) -> list[schemas.EnterpriseDetail]:
     """Enterprises with their meters and today's energy (top-level meters only, no double counting)."""
     now = ctx.clock()
-    today = now.astimezone(park.zone).date()
+    today = local_day(now, park.zone)
     totals, _ = carbon.meter_totals(session, park, today, today)
     out = []
     for e in park.enterprises:

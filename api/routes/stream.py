@@ -1,46 +1,48 @@
 """Live push to the dashboard: Server-Sent Events with the park's realtime figures and meters.
 
-The stream polls two cheap fingerprints (newest reading, newest interval revision) every
-quarter second and sends a full `update` event when either moved, and at least every 5 s
-(so reading ages keep counting); a comment line every 15 s keeps proxies from closing it.
+Every open stream of a park subscribes to the park's one broadcaster (lingtan.api.live), which
+polls the park's fingerprint every quarter second, builds the `update` payload once when it moved
+(and at least every 5 s, so reading ages keep counting) and hands it to every stream: a hundred
+open dashboards cost about what one does. A comment line every 15 s keeps proxies from closing a
+quiet stream.
 """
 
 import asyncio
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
 
-from lingtan.kernel.park import Park
-from lingtan.api import carbon
+from lingtan.api import live
 from lingtan.api.deps import Context, CtxDep, ReadPark
-from lingtan.store.models import IntervalEnergy, Latest
 from lingtan.api.routes import PARK_ERRORS
 from lingtan.api.routes.parks import _meters, list_gateways
+from lingtan.kernel.park import Park
 
 router = APIRouter(tags=["live"])
-POLL_S = 0.25
-REFRESH_S = 5.0
 PING_S = 15.0
 
 
-def _fingerprint(ctx: Context, park: Park) -> tuple:
+def _fingerprint(ctx: Context, park: Park) -> live.Fingerprint:
     with ctx.sessions() as s:
-        latest = s.execute(select(func.max(Latest.ts), func.count()).where(Latest.park == park.id)).one()
-        revision = s.execute(select(func.max(IntervalEnergy.revision)).where(IntervalEnergy.park == park.id)).scalar()
-    return (str(latest[0]), latest[1], revision)
+        return live.fingerprint(s, park)
 
 
 def _snapshot(ctx: Context, park: Park) -> str:
     with ctx.sessions() as s:
-        data = {
-            "realtime": carbon.realtime(park, s, ctx.clock()).model_dump(mode="json"),
+        return live.payload({
+            "realtime": ctx.snapshots.realtime(park, s, ctx.clock()).model_dump(mode="json"),
             "meters": [m.model_dump(mode="json") for m in _meters(ctx, park, s)],
             "gateways": [g.model_dump(mode="json") for g in list_gateways(ctx, park, s)],
-        }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        })
+
+
+def broadcaster(ctx: Context, park: Park) -> live.Broadcaster:
+    b = ctx.streams.get(park.id)
+    if b is None:
+        b = ctx.streams[park.id] = live.Broadcaster(park, build=lambda: _snapshot(ctx, park),
+                                                    poll=lambda: _fingerprint(ctx, park))
+    return b
 
 
 @router.get("/parks/{park_id}/stream", response_class=StreamingResponse, responses={
@@ -49,24 +51,28 @@ def _snapshot(ctx: Context, park: Park) -> str:
 async def stream(request: Request, ctx: CtxDep, park: ReadPark,
                  once: Annotated[bool, Query(description="send one update and close")] = False) -> StreamingResponse:
     """Server-Sent Events for the dashboard (EventSource). Scope `read`."""
+    shared = broadcaster(ctx, park)
 
     async def events():
-        loop = asyncio.get_running_loop()
-        last, sent, pinged = None, 0.0, loop.time()
-        yield "retry: 2000\n\n"
-        while not await request.is_disconnected():
-            fingerprint = await asyncio.to_thread(_fingerprint, ctx, park)
-            now = loop.time()
-            if fingerprint != last or now - sent >= REFRESH_S:
-                data = await asyncio.to_thread(_snapshot, ctx, park)
+        queue = shared.subscribe()
+        clock = asyncio.get_running_loop().time
+        pinged = clock()
+        try:
+            yield "retry: 2000\n\n"
+            while not await request.is_disconnected():
+                try:
+                    data = await asyncio.wait_for(queue.get(), timeout=1.0)
+                except TimeoutError:  # wake up now and then to notice a closed connection
+                    if clock() - pinged >= PING_S:
+                        yield ": ping\n\n"
+                        pinged = clock()
+                    continue
                 yield f"event: update\ndata: {data}\n\n"
-                last, sent, pinged = fingerprint, now, now
+                pinged = clock()
                 if once:
                     return
-            elif now - pinged >= PING_S:
-                yield ": ping\n\n"
-                pinged = now
-            await asyncio.sleep(POLL_S)
+        finally:
+            shared.unsubscribe(queue)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -11,6 +11,7 @@ def open_sink(sink: Sink) -> TimeSeriesStore:
         return SqliteSink(sink.path)
     if sink.kind == "influx_v1":
         import os
+
         from lingtan.store.timeseries.influx_v1 import InfluxV1Sink
         return InfluxV1Sink(sink, os.environ.get(sink.password_env) if sink.password_env else None)
     from lingtan.store.timeseries.influx_v2 import InfluxV2Sink

@@ -5,6 +5,7 @@ Each store module translates its library's exceptions into `SinkUnavailable` / `
 at its boundary; nothing above the store sees an httpx, influxdb-client or sqlite3 error.
 """
 
+from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
 
@@ -27,9 +28,13 @@ class TimeSeriesStore(Protocol):
     """What ingest writes to and the accounting service reads from (SQLite, InfluxDB 1.x, the
     v2 write API with InfluxQL or VictoriaMetrics read-back)."""
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, rows: list[Row], lines: list[str] | None = None) -> None:
         """Store rows durably before returning; the same (park, meter, time) overwrites, so a
-        replay is idempotent. Raises SinkUnavailable (retry later) or SinkRejected."""
+        replay is idempotent. Raises SinkUnavailable (retry later) or SinkRejected.
+
+        `lines`, when given, are the rows' line protocol, one text per row in the same order,
+        exactly as `lines(rows)` builds them (ingest builds them while it validates); stores that
+        speak line protocol send these instead of building their own, the others ignore them."""
 
     def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[Sample]:
         """A quantity's samples with start_ms <= time < end_ms, oldest first."""
@@ -49,15 +54,21 @@ class SinkRejected(SinkUnavailable):
     cannot help, so the consumer writes message by message and dead-letters the refused ones."""
 
 
-def line_protocol(rows: list[Row]) -> bytes:
-    """InfluxDB line protocol, millisecond precision.
+def tag_prefix(park: str, meter: str) -> str:
+    """The start of every line of one meter: measurement and tags, up to the fields."""
+    return f"reading,park={park},meter={meter} "
+
+
+def lines(rows: list[Row]) -> list[str]:
+    """InfluxDB line protocol, millisecond precision, one text per row (newline included).
 
     Measurement `reading`, tags park and meter (ids are restricted to [a-z0-9_-], so no escaping
-    is needed), one float field per quantity plus the gateway's `seq` as an integer. The same
-    meter and timestamp overwrite: that makes replayed duplicates idempotent.
+    is needed), one float field per quantity in the order sent plus the gateway's `seq` as an
+    integer. The same meter and timestamp overwrite: that makes replayed duplicates idempotent.
 
-    The hot path of ingest: the tag prefix is built once per meter and floats go through
-    repr() (the shortest text that round-trips), which is most of the remaining cost.
+    Values go through repr() (the shortest text that round-trips), the dominant cost. Ingest's
+    validation (lingtan.ingest.validation) builds the same text while it checks each reading, so
+    the hot path never reaches this; tests/ingest/test_ingest_lines.py holds the two equal.
     """
     prefixes: dict[tuple[str, str], str] = {}
     out: list[str] = []
@@ -65,6 +76,21 @@ def line_protocol(rows: list[Row]) -> bytes:
     for park, meter, ts_ms, _gateway, seq, values in rows:
         prefix = prefixes.get((park, meter))
         if prefix is None:
-            prefix = prefixes[(park, meter)] = f"reading,park={park},meter={meter} "
+            prefix = prefixes[(park, meter)] = tag_prefix(park, meter)
         append(f"{prefix}{','.join([f'{k}={v!r}' for k, v in values.items()])},seq={seq}i {ts_ms}\n")
-    return "".join(out).encode()
+    return out
+
+
+def line_protocol(rows: list[Row]) -> bytes:
+    """The rows as one line-protocol body (see `lines`)."""
+    return "".join(lines(rows)).encode()
+
+
+def line_bodies(rows: list[Row], prebuilt: list[str] | None, batch_lines: int) -> Iterator[bytes]:
+    """Request bodies of at most `batch_lines` lines each: the caller's prebuilt lines if it has
+    them (see TimeSeriesStore.write), else built here."""
+    for i in range(0, len(rows), batch_lines):
+        if prebuilt is None:
+            yield line_protocol(rows[i:i + batch_lines])
+        else:
+            yield "".join(prebuilt[i:i + batch_lines]).encode()

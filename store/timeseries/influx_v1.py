@@ -3,7 +3,7 @@
 import httpx
 
 from lingtan.kernel.config import Sink
-from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_protocol
+from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_bodies
 from lingtan.store.timeseries.influxql import InfluxQLReader
 
 
@@ -32,12 +32,10 @@ class InfluxV1Sink:
             raise SinkUnavailable(text)
         return resp
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, rows: list[Row], lines: list[str] | None = None) -> None:
         self._ensure_database()
-        step = self.sink.batch_lines
-        for i in range(0, len(rows), step):
-            self._post("/write", params={"db": self.sink.database, "precision": "ms"},
-                       content=line_protocol(rows[i:i + step]))
+        for body in line_bodies(rows, lines, self.sink.batch_lines):
+            self._post("/write", params={"db": self.sink.database, "precision": "ms"}, content=body)
 
     def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
         return self.reader.series(park, meter, quantity, start_ms, end_ms)

@@ -1,11 +1,12 @@
 """InfluxDB v2 write API (InfluxDB 2.x, 3.x, 1.8+, VictoriaMetrics) through influxdb-client.
 
-Line protocol is built by us (ingest.rows) and handed to the client's synchronous write API in
-gzip-compressed batches of `sink.batch_lines`, so a write either lands or raises and nothing is
-buffered unseen. Reading back (for accounting), by `sink.reader`: `influxql` — InfluxQL on the
-1.x compatibility `/query` API with the bucket as database and the token (InfluxDB 2.7+ maps
-every bucket virtually; 1.8+); `victoria_metrics` — VictoriaMetrics' export API
-(lingtan.store.timeseries.victoria). InfluxDB 3 Core's InfluxQL API is not covered by either yet.
+Line protocol is built by us (by ingest while it validates, else store.timeseries.base) and
+handed to the client's synchronous write API in gzip-compressed batches of `sink.batch_lines`, so
+a write either lands or raises and nothing is buffered unseen. Reading back (for accounting), by
+`sink.reader`: `influxql` — InfluxQL on the 1.x compatibility `/query` API with the bucket as
+database and the token (InfluxDB 2.7+ maps every bucket virtually; 1.8+); `victoria_metrics` —
+VictoriaMetrics' export API (lingtan.store.timeseries.victoria). InfluxDB 3 Core's InfluxQL API
+is not covered by either yet.
 """
 
 import os
@@ -17,7 +18,7 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from lingtan.kernel.config import Sink
-from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_protocol
+from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_bodies
 from lingtan.store.timeseries.influxql import InfluxQLReader
 from lingtan.store.timeseries.victoria import VictoriaReader
 
@@ -40,11 +41,10 @@ class InfluxV2Sink:
                                      headers={"Authorization": f"Token {token}"} if token else {})
             self.reader = InfluxQLReader(self.http, sink.url, sink.bucket)
 
-    def write(self, rows: list[Row]) -> None:
-        step = self.sink.batch_lines
+    def write(self, rows: list[Row], lines: list[str] | None = None) -> None:
         try:
-            for i in range(0, len(rows), step):
-                self.api.write(bucket=self.sink.bucket, org=self.sink.org, record=line_protocol(rows[i:i + step]),
+            for body in line_bodies(rows, lines, self.sink.batch_lines):
+                self.api.write(bucket=self.sink.bucket, org=self.sink.org, record=body,
                                write_precision=WritePrecision.MS)
         except ApiException as exc:
             text = f"influxdb v2 {self.sink.url}: HTTP {exc.status} {str(exc.body)[:200]}"

@@ -23,7 +23,8 @@ class SqliteSink:
         self.db.execute("PRAGMA synchronous=FULL")  # a flush is on disk before ingest acknowledges it
         self.db.executescript(_SCHEMA)
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, rows: list[Row], lines: list[str] | None = None) -> None:
+        """One transaction; `lines` (line protocol) are not needed here."""
         data = [(r.park, r.meter, q, r.ts_ms, v, r.gateway, r.seq) for r in rows for q, v in r.values.items()]
         try:
             with self._lock, self.db:

@@ -47,7 +47,8 @@ def test_seasonal_projection_uses_last_year():
     [
         ({"fuels": {"coal_t": 5}}, "x.yaml: fuels.coal_t: unknown fuel; accepted keys are raw_coal_t"),
         ({"fuels": {"diesel_kg": 5}}, "fuels.diesel_kg: diesel is accounted in t; write diesel_t (value 5.0)"),
-        ({"electricity": {"grid_import_kwh": -1}}, "electricity.grid_import_kwh = -1: Input should be greater than or equal to 0"),
+        ({"electricity": {"grid_import_kwh": -1}},
+         "electricity.grid_import_kwh = -1: Input should be greater than or equal to 0"),
         ({"electricity": {"grid_import_kwh": "lots"}}, "electricity.grid_import_kwh = 'lots'"),
         ({"electricity": {"grid_imports_kwh": 1}}, "electricity.grid_imports_kwh = 1: Extra inputs are not permitted"),
         ({"year": 1850}, "year = 1850"),
@@ -58,7 +59,8 @@ def test_seasonal_projection_uses_last_year():
         ({"timezone": "Mars/Olympus"}, "timezone = 'Mars/Olympus': unknown time zone"),
         ({"factors": {"tce.electricity.equivalent": {"value": 0.3, "unit": "kgce/bushel", "source": "s"}}},
          "factors.tce.electricity.equivalent = 0.3"),
-        ({"factors": {"tce.nothing": {"value": 0.3, "source": "s"}}}, "factors.tce.nothing = 0.3: factor 'tce.nothing': unknown"),
+        ({"factors": {"tce.nothing": {"value": 0.3, "source": "s"}}},
+         "factors.tce.nothing = 0.3: factor 'tce.nothing': unknown"),
     ],
 )
 def test_bad_input_names_field_and_value(patch, message):

@@ -3,9 +3,8 @@
 import pytest
 
 from lingtan.accounting.account import account
-from lingtan.accounting.activity import parse_activity
+from lingtan.accounting.activity import Electricity, parse_activity
 from lingtan.accounting.balance import BalanceFlag, split_electricity
-from lingtan.accounting.activity import Electricity
 
 
 def acct(**data):
@@ -57,7 +56,8 @@ def test_heat_fossil_default_measured_and_non_fossil():
 
 
 def test_fuels_bunker_and_feedstock():
-    a = acct(fuels={"diesel_t": 10, "natural_gas_m3": 1000}, bunker={"fuel_oil_t": 2}, feedstock={"natural_gas_m3": 500})
+    a = acct(fuels={"diesel_t": 10, "natural_gas_m3": 1000}, bunker={"fuel_oil_t": 2},
+             feedstock={"natural_gas_m3": 500})
     m = a.emissions
     assert m.bunker_co2_t == pytest.approx(2 * 3.1705)
     assert m.fuel_co2_t == pytest.approx(10 * 3.0959 + 1000 * 2.1622 / 1000 + 2 * 3.1705)  # bunker included

@@ -100,7 +100,8 @@ def test_missing_and_incomplete_data():
     fw = load_framework("national")
     r = by_id(evaluate_framework(fw, grid_only(1_000_000_000)))
     assert r["solid_waste_utilisation"].status is Status.INSUFFICIENT_DATA
-    assert "waste.solid_utilised_t" in r["solid_waste_utilisation"].note or "waste.solid_generated_t" in r["solid_waste_utilisation"].note
+    assert ("waste.solid_utilised_t" in r["solid_waste_utilisation"].note
+            or "waste.solid_generated_t" in r["solid_waste_utilisation"].note)
     low = acct(electricity={"grid_import_kwh": 1_000_000_000}, period={"completeness": 0.8})
     core = by_id(evaluate_framework(fw, low))["carbon_per_energy"]
     assert core.status is Status.INSUFFICIENT_DATA and core.completeness == 0.8 and core.value is not None

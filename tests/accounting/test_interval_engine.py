@@ -9,7 +9,13 @@ import pytest
 
 from lingtan.accounting.counter import Flag
 from lingtan.accounting.intervals import (
-    IntervalError, Sample, SampleArrays, compute_intervals, consumption, interval_series, to_us,
+    IntervalError,
+    Sample,
+    SampleArrays,
+    compute_intervals,
+    consumption,
+    interval_series,
+    to_us,
 )
 from lingtan.accounting.periods import PeriodKind, elapsed_share, periods_between, rollup
 
@@ -151,7 +157,8 @@ def test_consumption_between_arbitrary_instants():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: compute_intervals([(datetime(2025, 1, 1), 1.0)], T0, at(15)), "samples[0].ts = 2025-01-01T00:00:00: naive"),
+        (lambda: compute_intervals([(datetime(2025, 1, 1), 1.0)], T0, at(15)),
+         "samples[0].ts = 2025-01-01T00:00:00: naive"),
         (lambda: compute_intervals([(at(0), "x")], T0, at(15)), "samples[0].value = 'x'"),
         (lambda: compute_intervals([], T0, at(20)), "end - start = 0:20:00"),
         (lambda: compute_intervals([], at(15), T0), "end = 2025-01-01T00:00:00+00:00: must be after"),
@@ -176,7 +183,8 @@ def test_empty_and_single_sample_give_no_energy():
 # --- calendar periods in park local time -------------------------------------------------
 
 def test_shanghai_year_starts_at_1600_utc():
-    periods = periods_between(datetime(2024, 12, 31, 15, tzinfo=UTC), datetime(2024, 12, 31, 17, tzinfo=UTC), PeriodKind.YEAR, SHANGHAI)
+    periods = periods_between(datetime(2024, 12, 31, 15, tzinfo=UTC), datetime(2024, 12, 31, 17, tzinfo=UTC),
+                              PeriodKind.YEAR, SHANGHAI)
     assert [p[0] for p in periods] == ["2024", "2025"]
     assert periods[1][1].astimezone(UTC) == datetime(2024, 12, 31, 16, tzinfo=UTC)
 
@@ -208,7 +216,8 @@ def test_rollup_handles_a_23_hour_day():
 
 def test_rollup_refuses_intervals_straddling_a_local_day():
     kathmandu = ZoneInfo("Asia/Kathmandu")  # +05:45: hourly UTC intervals straddle local midnight
-    ser = interval_series([(T0, 0.0), (T0 + timedelta(days=1), 24.0)], T0, T0 + timedelta(days=1), interval=timedelta(hours=1))
+    ser = interval_series([(T0, 0.0), (T0 + timedelta(days=1), 24.0)], T0, T0 + timedelta(days=1),
+                          interval=timedelta(hours=1))
     with pytest.raises(IntervalError, match="straddles a day boundary in Asia/Kathmandu"):
         rollup(ser, PeriodKind.DAY, kathmandu)
 

@@ -88,7 +88,8 @@ def test_to_activity_keeps_certificates_and_sets_completeness():
     [
         ({"ghost": {"energy_import_kwh": 1.0}}, "totals['ghost']: meter is not declared in park 'demo'"),
         ({"grid": {"power_kw": 1.0}}, "totals['grid']['power_kw']: not a counter quantity"),
-        ({"grid": {"energy_import_kwh": -5.0}}, "totals['grid']['energy_import_kwh'] = -5.0: must be a finite number >= 0"),
+        ({"grid": {"energy_import_kwh": -5.0}},
+         "totals['grid']['energy_import_kwh'] = -5.0: must be a finite number >= 0"),
         ({"grid": {"energy_import_kwh": float("nan")}}, "= nan: must be a finite number"),
     ],
 )

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 
-from .process import ServerProcess, find_binary, free_port
+from .process import ServerProcess, ServiceHandle, find_binary, free_port
 
 HOST = "127.0.0.1"
 
 
-class InfluxDBv1:
+class InfluxDBv1(ServiceHandle):
     """Handle on one influxd: `url`, `host`, `port`; `stop()`, `start()`, `kill9()`;
     `query(q, db)` and `write(lines, db)` over the v1 HTTP API.
     """
@@ -97,23 +97,6 @@ bind-address = "{HOST}:{rpc_port}"
             trust_env=False,
         )
         response.raise_for_status()
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    @property
-    def log_path(self) -> Path:
-        return self._server.log_path
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def kill9(self) -> None:
-        self._server.kill9()
 
     def __repr__(self) -> str:
         return f"InfluxDBv1({self.url}, running={self.running})"

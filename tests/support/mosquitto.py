@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from .process import ServerProcess, find_binary, free_port, port_open, run_checked
+from .process import ServerProcess, ServiceHandle, find_binary, free_port, port_open, run_checked
 
 HOST = "127.0.0.1"
 
 
-class Mosquitto:
+class Mosquitto(ServiceHandle):
     """Handle on one broker: `host`, `port`; `stop()`, `start()`, `kill9()`.
 
     Retained messages and persistent sessions are saved in `data_dir` every second and
@@ -80,23 +80,6 @@ class Mosquitto:
             acl_file.write_text(acl_text)
             lines.append(f"acl_file {acl_file}")
         return "\n".join(lines) + "\n"
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    @property
-    def log_path(self) -> Path:
-        return self._server.log_path
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def kill9(self) -> None:
-        self._server.kill9()
 
     def __repr__(self) -> str:
         return f"Mosquitto({self.host}:{self.port}, running={self.running})"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from .process import INSTALL_HINT, MissingBinary, ServerProcess, free_port, run_checked
+from .process import INSTALL_HINT, MissingBinary, ServerProcess, ServiceHandle, free_port, run_checked
 
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
@@ -32,7 +32,7 @@ def server_bindir() -> Path:
     raise MissingBinary(f"postgres not installed (Debian package postgresql): {INSTALL_HINT}")
 
 
-class Postgres:
+class Postgres(ServiceHandle):
     """Handle on one cluster: `url` (SQLAlchemy, database `lingtan`), `host`, `port`,
     `database`, `user`; `url_for(db)`, `create_database(db)`; `stop()`, `start()`, `kill9()`.
 
@@ -113,25 +113,12 @@ class Postgres:
             conn.execute(f'CREATE DATABASE "{database}"')
         return self.url_for(database)
 
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    @property
-    def log_path(self) -> Path:
-        return self._server.log_path
-
     def start(self) -> None:
-        self._server.start()
+        """Start the server; the first start of a new cluster also creates the `lingtan` database."""
+        super().start()
         if not self._created:
             self.create_database(DATABASE)
             self._created = True
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def kill9(self) -> None:
-        self._server.kill9()
 
     def remove(self) -> None:
         """Stop the server and delete its folder."""

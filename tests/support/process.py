@@ -1,7 +1,9 @@
-"""Start, wait for and stop one real server process; ports, polling and binary look-up."""
+"""Start, wait for and stop one real server process; the handles' common face; ports, polling
+and binary look-up."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import ctypes
 import os
@@ -72,6 +74,20 @@ def wait_for(
             what = message or getattr(predicate, "__name__", repr(predicate))
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+async def until(predicate: Callable[[], object], what: str | Callable[[], str], timeout: float = 30.0) -> None:
+    """Poll `predicate` on the running event loop until it is truthy (for code whose state belongs
+    to the loop's thread, such as the gateway's spool); raise TimeoutError after `timeout` seconds.
+
+    `what` names what is awaited in the error; a callable is called then, to describe the state.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out waiting for: {what() if callable(what) else what}")
+        await asyncio.sleep(0.05)
 
 
 def _die_with_parent() -> None:
@@ -180,6 +196,30 @@ class ServerProcess:
             return f"(no log at {self.log_path})"
         tail = "\n".join(text.splitlines()[-lines:])
         return f"last lines of {self.log_path}:\n{tail}"
+
+
+class ServiceHandle:
+    """The face every service handle shows, delegated to its one ServerProcess (`_server`):
+    `running`, `log_path`, `start()`, `stop()` (clean shutdown) and `kill9()` (SIGKILL, a crash)."""
+
+    _server: ServerProcess
+
+    @property
+    def running(self) -> bool:
+        return self._server.running
+
+    @property
+    def log_path(self) -> Path:
+        return self._server.log_path
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def kill9(self) -> None:
+        self._server.kill9()
 
 
 _live: set[ServerProcess] = set()

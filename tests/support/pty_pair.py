@@ -5,10 +5,10 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from .process import ServerProcess, find_binary
+from .process import ServerProcess, ServiceHandle, find_binary
 
 
-class PtyPair:
+class PtyPair(ServiceHandle):
     """Handle on one socat pty pair: `a` and `b` are device paths (str) for pyserial or
     pymodbus; bytes written to one are read from the other. `stop()` unplugs the cable,
     `start()` plugs a new one in under the same paths (open ports must be reopened).
@@ -32,22 +32,12 @@ class PtyPair:
             stop_signal=signal.SIGTERM,
         )
 
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
     def start(self) -> None:
         if not self.running:
             # socat removes its links only on a clean exit; stale ones would fool the wait.
             for link in (self.a, self.b):
                 Path(link).unlink(missing_ok=True)
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def kill9(self) -> None:
-        self._server.kill9()
+        super().start()
 
     def __repr__(self) -> str:
         return f"PtyPair({self.a} <-> {self.b}, running={self.running})"

@@ -37,20 +37,19 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import yaml
 from sqlalchemy import select
 
-from lingtan.kernel.config import parse_config
-from lingtan.kernel.quantities import CARRIER_QUANTITIES, COUNTERS
-from lingtan.store.db import make_engine, sessions
-from lingtan.store.models import IntervalEnergy
 from lingtan.accounting.service import Rollup
 from lingtan.ingest.service import make_ingest
-from lingtan.store.timeseries import open_sink
-from lingtan.simulator.clock import SimClock
+from lingtan.kernel.clock import SimClock
+from lingtan.kernel.quantities import CARRIER_QUANTITIES, COUNTERS
 from lingtan.simulator.fleet import fleet_config
+from lingtan.store.db import make_engine, sessions
+from lingtan.store.models import IntervalEnergy
+from lingtan.store.timeseries import open_sink
 from tests.support import InfluxDBv1, Mosquitto, free_port, wait_for
-from tests.test_gateway_harness import SimThread
+from tests.support.configs import config_of, sqlite_url, write_config
+from tests.support.gateway import SimThread
 
 REPO = Path(__file__).resolve().parents[2]
 PARK = "soak"
@@ -107,7 +106,7 @@ def soak_config(plan: Plan, folder: Path, mqtt_port: int, influx_url: str) -> di
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
         "ingest": {"client_id": "soak-ingest", "shared_group": None,
                    "sink": {"kind": "influx_v1", "url": influx_url, "database": "soak"}},
-        "store": {"url": f"sqlite:///{folder / 'platform.db'}"},
+        "store": {"url": sqlite_url(folder)},
         "accounting": {"interval_s": 2},
         "simulator": {"seed": plan.seed},
     })
@@ -165,9 +164,8 @@ class Soak:
         self.electric = [m["id"] for m in electric[4:]]
         self.reset_meters: list[str] = []
         self.spike_meter = electric[7]["id"]
-        self.config_path = folder / "soak.yaml"
-        self.config_path.write_text(yaml.safe_dump(self.data, sort_keys=False), encoding="utf-8")
-        self.config = parse_config(self.data, self.config_path)
+        self.config_path = write_config(self.data, folder / "soak.yaml")
+        self.config = config_of(self.data, self.config_path)
         self.park = self.config.park(PARK)
         self.faults: list[Fault] = []
         self.resets: dict[str, datetime] = {}  # meter -> simulated time of its replacement
@@ -454,9 +452,9 @@ class Soak:
         expected (ground-truth) meter energies."""
         from fastapi.testclient import TestClient
 
+        from lingtan.accounting.figures import park_figures
         from lingtan.api.app import create_app
         from lingtan.api.auth import Scope, create_key
-        from lingtan.api.carbon import figures
 
         now = self.stopped_at
         today = now.astimezone(self.park.zone).date()
@@ -464,7 +462,7 @@ class Soak:
             _, key = create_key(s, parks=[PARK], scopes=[Scope.READ], name="soak", now=now)
         client = TestClient(create_app(self.config, self.engine, clock=lambda: now),
                             headers={"Authorization": f"Bearer {key}"})
-        expected = figures(self.park, result["expected_totals"], today.year, today)
+        expected = park_figures(self.park, result["expected_totals"], today.year, today).model_dump()
         realtime = client.get(f"/api/v1/parks/{PARK}/carbon/realtime")
         realtime.raise_for_status()
         year = realtime.json()["year"]

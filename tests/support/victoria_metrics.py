@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 
-from .process import ServerProcess, find_binary, free_port
+from .process import ServerProcess, ServiceHandle, find_binary, free_port
 
 HOST = "127.0.0.1"
 
 
-class VictoriaMetrics:
+class VictoriaMetrics(ServiceHandle):
     """Handle on one victoria-metrics: `url`, `host`, `port`; `stop()`, `start()`, `kill9()`;
     `export(match)` reads stored samples back.
 
@@ -65,23 +65,6 @@ class VictoriaMetrics:
         )
         response.raise_for_status()
         return [json.loads(line) for line in response.text.splitlines() if line.strip()]
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    @property
-    def log_path(self) -> Path:
-        return self._server.log_path
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def kill9(self) -> None:
-        self._server.kill9()
 
     def __repr__(self) -> str:
         return f"VictoriaMetrics({self.url}, running={self.running})"

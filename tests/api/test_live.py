@@ -1,0 +1,73 @@
+"""Shared realtime snapshots and dashboard streams, on a real uvicorn server and a real database:
+realtime requests reuse one computation until the data change, and many open streams are fed by
+one broadcaster that builds each update once (counts, never timings)."""
+
+import json
+import threading
+from datetime import timedelta
+
+import httpx
+
+from lingtan.cli.runner import api_server
+from tests.support import free_port, wait_for
+from tests.support.api import NOW, PARK, feed_latest, write_intervals
+
+
+def test_realtime_is_computed_once_per_change(platform):
+    ctx = platform.app.state.ctx
+    c = platform.client("read")
+    first = c.get(f"/api/v1/parks/{PARK}/carbon/realtime").json()
+    computed = ctx.snapshots.computed
+    for _ in range(20):
+        assert c.get(f"/api/v1/parks/{PARK}/carbon/realtime").json()["year"] == first["year"]
+    assert ctx.snapshots.computed == computed  # nothing changed: all twenty from the snapshot
+
+    # new intervals (a new revision): the periods are computed again, once, and show the change
+    write_intervals(platform.engine, PARK, NOW, NOW + timedelta(minutes=15), scale=2.0)
+    after = c.get(f"/api/v1/parks/{PARK}/carbon/realtime").json()
+    assert after["today"]["energy_tce"] > first["today"]["energy_tce"]
+    assert ctx.snapshots.computed == computed + 1
+    # a new reading: only the power part is computed again
+    feed_latest(platform.config, platform.engine, PARK, NOW, grid_kw=999.0, seq=7)
+    now = c.get(f"/api/v1/parks/{PARK}/carbon/realtime").json()
+    assert now["power"]["grid_kw"] == 999.0 and now["today"] == after["today"]
+    assert ctx.snapshots.computed == computed + 2
+
+
+def test_many_open_streams_share_one_broadcaster(platform):
+    port = free_port()
+    server = api_server(platform.app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 10, message="uvicorn started")
+    url = f"http://127.0.0.1:{port}/api/v1/parks/{PARK}/stream"
+    headers = {"Authorization": f"Bearer {platform.keys['read']}"}
+    streams = 30
+    received: list[list[dict]] = [[] for _ in range(streams)]
+    stop = threading.Event()
+
+    def listen(i: int) -> None:
+        with httpx.stream("GET", url, headers=headers, timeout=30) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    received[i].append(json.loads(line[6:]))
+                if stop.is_set():
+                    return
+
+    listeners = [threading.Thread(target=listen, args=(i,), daemon=True) for i in range(streams)]
+    try:
+        for t in listeners:
+            t.start()
+        wait_for(lambda: all(received), 20, message="every stream got its first update")
+        shared = platform.app.state.ctx.streams[PARK]
+        assert len(shared.subscribers) == streams
+        builds = shared.builds
+        feed_latest(platform.config, platform.engine, PARK, NOW + timedelta(seconds=1), grid_kw=123.0, seq=9)
+        wait_for(lambda: all(any(u["realtime"]["power"]["grid_kw"] == 123.0 for u in got) for got in received),
+                 20, message="the new reading on every stream")
+        # thirty streams, one reading: built once (twice if the 5 s refresh fell in between), not thirty times
+        assert shared.builds - builds <= 2
+    finally:
+        stop.set()
+        server.should_exit = True
+        thread.join(10)
