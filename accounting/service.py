@@ -38,6 +38,7 @@ from lingtan.kernel.park import Meter, Park
 from lingtan.kernel.quantities import CARRIER_QUANTITIES, COUNTERS
 from lingtan.store.db import sessions
 from lingtan.store.models import DailyEnergy, Dirty, IntervalEnergy, MonthlyEnergy
+from lingtan.store.partitions import MONTHS_AHEAD, add_months, ensure_partitions
 from lingtan.store.timeseries.base import SinkUnavailable, TimeSeriesStore
 
 log = logging.getLogger(__name__)
@@ -119,11 +120,14 @@ def _put(s: Session, table, key: dict, sums) -> None:
 
 class Rollup:
     def __init__(self, config: Config, sink: TimeSeriesStore, engine: Engine,
-                 clock=lambda: datetime.now(UTC)) -> None:
+                 clock=lambda: datetime.now(UTC), keep_partitions: bool = True) -> None:
         self.config = config
         self.sink = sink
+        self.engine = engine
         self.sessions = sessions(engine)
         self.clock = clock
+        # once a UTC day, the next months' interval partitions (off where a timer does it)
+        self._partitions_checked: date | None = None if keep_partitions else date.max
         self.stop = threading.Event()
         self.last_pass = PassStats()
 
@@ -262,8 +266,18 @@ class Rollup:
             done += len(marks)
         for park in self.config.parks:
             self.finalise(park, stats)
+        self._partitions_ahead()
         self.last_pass = stats
         return done
+
+    def _partitions_ahead(self) -> None:
+        """Once a UTC day: the next months' interval partitions (PostgreSQL; nothing on SQLite), so a
+        service that runs for months never writes into the DEFAULT partition."""
+        today = self.clock().astimezone(UTC).date()
+        if self._partitions_checked in (today, date.max):
+            return
+        ensure_partitions(self.engine, add_months(today, MONTHS_AHEAD), since=today)
+        self._partitions_checked = today
 
     def run(self) -> None:
         store_down = False

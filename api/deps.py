@@ -82,6 +82,22 @@ def get_principal(ctx: CtxDep, session: SessionDep,
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def still_allowed(ctx: Context, request: Request, park_id: str, scope: Scope = Scope.READ) -> bool:
+    """Whether the request's credential (its API key or session cookie, as it sent them) would still
+    be let in to this park now: for long requests (the SSE stream), after a key was revoked, a
+    user disabled or a session expired."""
+    header = request.headers.get("authorization", "")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    with ctx.sessions() as session:
+        if header.lower().startswith("bearer "):
+            principal = key_principal(session, header[7:].strip())
+        elif cookie:
+            principal = session_principal(session, cookie, ctx.clock())
+        else:
+            principal = DEMO if ctx.config.api.demo_open else None
+    return principal is not None and principal.can(scope) and principal.sees(park_id)
+
+
 def _require(scope: Scope) -> Callable[[Principal], Principal]:
     def dependency(principal: PrincipalDep) -> Principal:
         if not principal.can(scope):

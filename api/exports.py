@@ -2,9 +2,11 @@
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import Response
 
@@ -33,8 +35,14 @@ def table_response(header: Sequence[str], rows: list[Sequence[Any]], fmt: Format
         out = io.BytesIO()
         wb.save(out)
         body = out.getvalue()
-    return Response(body, media_type=MEDIA[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'})
+    return Response(body, media_type=MEDIA[fmt], headers={"Content-Disposition": disposition(f"{filename}.{fmt}")})
+
+
+def disposition(filename: str) -> str:
+    """RFC 6266 attachment header: an ASCII fallback and the exact name as RFC 5987 `filename*`.
+    Nothing of the name can end the header or add a parameter (quotes, `;`, CR/LF are encoded)."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def series_table(s: schemas.SeriesOut) -> tuple[list[str], list[list[Any]]]:

@@ -83,10 +83,11 @@ def _rows(session: Session, park: Park, meters: list[str], step: str, first: dat
     """(meter, quantity, bucket key, amount, completeness-sum) from the database: 15-minute rows for
     the 15min and hour steps, the daily and monthly aggregates for the day and month steps."""
     if step in ("15min", "hour"):
+        start, end = days_bounds(first, last, park.zone)  # the same rows; lets PostgreSQL read only their months
         q = select(IntervalEnergy.meter, IntervalEnergy.quantity, IntervalEnergy.start, IntervalEnergy.amount,
                    IntervalEnergy.completeness).where(
             IntervalEnergy.park == park.id, IntervalEnergy.day >= first, IntervalEnergy.day <= last,
-            IntervalEnergy.meter.in_(meters))
+            IntervalEnergy.start >= start, IntervalEnergy.start < end, IntervalEnergy.meter.in_(meters))
         return [(m, qn, aware(s), a, c) for m, qn, s, a, c in session.execute(q)]
     months, days = carbon.month_spans(first, last) if step == "month" else ([], [(first, last)])
     rows = []

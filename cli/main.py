@@ -18,6 +18,7 @@ import yaml
 from lingtan.cli.credentials import add_credential_parsers
 from lingtan.cli.deadletters import add_dead_letters_parser
 from lingtan.cli.modbus import add_modbus_parser
+from lingtan.cli.runner import ServiceFailed
 from lingtan.kernel.config import Config, ConfigError
 
 log = logging.getLogger("lingtan")
@@ -308,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except ServiceFailed as exc:
+        print(f"lingtan {args.command}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

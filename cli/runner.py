@@ -39,9 +39,9 @@ async def run_until_signal(tasks: list, threads: list[tuple[threading.Thread, th
     running = [asyncio.create_task(t) for t in tasks]
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, *running], return_when=asyncio.FIRST_COMPLETED)
-    for t in done:
-        if t is not waiter and t.exception() is not None:
-            log.error("a service failed: %r", t.exception())
+    failed = [t.exception() for t in done if t is not waiter and t.exception() is not None]
+    for exc in failed:
+        log.error("a service failed: %r", exc)
     log.info("stopping")
     for s in servers:
         s.should_exit = True
@@ -56,6 +56,12 @@ async def run_until_signal(tasks: list, threads: list[tuple[threading.Thread, th
     for c in cleanup:
         await c()
     waiter.cancel()
+    if failed:  # the process exits non-zero, so a supervisor (systemd) sees it and restarts it
+        raise ServiceFailed(f"a service failed: {failed[0]!r}") from failed[0]
+
+
+class ServiceFailed(RuntimeError):
+    """A service of this process stopped with an error."""
 
 
 def utc_now() -> datetime:

@@ -10,6 +10,7 @@ dropped readings, so `spooled` and `dropped` stay current), `offline` as the las
 import asyncio
 import json
 import logging
+import sqlite3
 
 import aiomqtt
 
@@ -24,8 +25,10 @@ RECONNECT_MAX_S = 30.0
 
 class Publisher:
     def __init__(self, gateway: Gateway, mqtt: Mqtt, spool: Spool, clock,
-                 reconnect_max_s: float = RECONNECT_MAX_S) -> None:
+                 reconnect_max_s: float = RECONNECT_MAX_S, max_payload_bytes: int = 1_048_576) -> None:
         self.gateway = gateway
+        self.max_bytes = max_payload_bytes  # ingest refuses larger messages; each one is measured exactly
+        self._oversized: int | None = None
         self.mqtt = mqtt
         self.spool = spool
         self.clock = clock
@@ -40,12 +43,18 @@ class Publisher:
         self._health_dirty = asyncio.Event()
         self.connected = False
         self._broker_state: str | None = None  # "up" | "down", for one log line per change
-        self._status_sent: tuple[int, int] | None = None  # (spooled, dropped) last published
+        self._status_sent: tuple | None = None  # (spooled, dropped, spool error) last published
 
     def _status(self, state: str) -> bytes:
-        return json.dumps({"v": contract.VERSION, "park": self.gateway.park, "gateway": self.gateway.id,
-                           "state": state, "ts": contract.utc_text(self.clock()),
-                           "spooled": len(self.spool), "dropped": self.spool.dropped}).encode()
+        status = {"v": contract.VERSION, "park": self.gateway.park, "gateway": self.gateway.id,
+                  "state": state, "ts": contract.utc_text(self.clock()),
+                  "spooled": len(self.spool), "dropped": self.spool.dropped}
+        if self.spool.error:
+            status["spool_error"] = self.spool.error
+        return json.dumps(status).encode()
+
+    def _status_key(self) -> tuple:
+        return len(self.spool), self.spool.dropped, self.spool.error
 
     def _client(self) -> aiomqtt.Client:
         tls = None
@@ -90,10 +99,15 @@ class Publisher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.reconnect_max_s)
 
+    def _message(self, batch: list[dict]) -> bytes:
+        message = {"v": contract.VERSION, "park": self.gateway.park, "gateway": self.gateway.id,
+                   "sent_at": contract.utc_text(self.clock()), "readings": batch}
+        return json.dumps(message, separators=(",", ":")).encode()
+
     async def _publish_status(self, client: aiomqtt.Client) -> None:
-        spooled, dropped = len(self.spool), self.spool.dropped
+        key = self._status_key()
         await client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
-        self._status_sent = (spooled, dropped)
+        self._status_sent = key
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
@@ -104,8 +118,8 @@ class Publisher:
                 await client.publish(self.health_topic, json.dumps(payload).encode(), qos=1, retain=True)
             batch = self.spool.peek(self.gateway.publish_batch)
             if not batch:
-                if self._status_sent != (0, self.spool.dropped):
-                    await self._publish_status(client)  # backlog sent, or readings were dropped
+                if self._status_sent != (0, self.spool.dropped, self.spool.error):
+                    await self._publish_status(client)  # backlog sent, readings dropped, disk trouble
                     continue
                 self.wakeup.clear()
                 waiters = [asyncio.create_task(self.wakeup.wait()), asyncio.create_task(self._health_dirty.wait())]
@@ -113,8 +127,22 @@ class Publisher:
                 for t in pending:
                     t.cancel()
                 continue
-            message = {"v": contract.VERSION, "park": self.gateway.park, "gateway": self.gateway.id,
-                       "sent_at": contract.utc_text(self.clock()), "readings": batch}
-            await client.publish(self.readings_topic, json.dumps(message, separators=(",", ":")).encode(),
-                                 qos=1, timeout=30)
-            self.spool.ack(batch[-1]["seq"])
+            body = self._message(batch)
+            while len(body) > self.max_bytes and len(batch) > 1:  # cap in bytes: halve until it fits
+                batch = batch[: len(batch) // 2]
+                body = self._message(batch)
+            if len(body) > self.max_bytes:  # one reading alone is too large (check-config refuses such
+                if self._oversized != batch[0]["seq"]:  # a config); it stays in the spool, never dropped unsent
+                    log.error("reading seq %d makes a %d-byte message, above ingest.max_payload_bytes (%d); "
+                              "it waits in the spool: raise ingest.max_payload_bytes", batch[0]["seq"], len(body),
+                              self.max_bytes)
+                    self._oversized = batch[0]["seq"]
+                await asyncio.sleep(30)
+                continue
+            await client.publish(self.readings_topic, body, qos=1, timeout=30)
+            try:
+                self.spool.ack(batch[-1]["seq"])
+            except sqlite3.OperationalError as exc:  # a full disk: sent again later, harmless downstream
+                log.warning("spool: cannot delete %d published reading(s) (%s); they will be sent again",
+                            len(batch), exc)
+                await asyncio.sleep(1)

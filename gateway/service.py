@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from lingtan.gateway.modbus import BusClient
 from lingtan.gateway.poller import BusPoller, MeterHealth
 from lingtan.gateway.publisher import Publisher
-from lingtan.gateway.spool import Spool
+from lingtan.gateway.spool import Spool, SpoolFull
 from lingtan.kernel.config import Config
 
 log = logging.getLogger(__name__)
 
 COMMIT_WINDOW_S = 0.05
+MAX_IN_MEMORY = 50_000  # readings held while the spool's disk refuses writes
 
 
 class GatewayService:
@@ -31,7 +32,8 @@ class GatewayService:
         park = config.park(self.gateway.park)
         self.spool = Spool(spool_path or self.gateway.spool.path, self.gateway.spool.max_mb,
                            self.gateway.spool.max_age_days)
-        self.publisher = Publisher(self.gateway, config.mqtt, self.spool, clock)
+        self.publisher = Publisher(self.gateway, config.mqtt, self.spool, clock,
+                                   max_payload_bytes=config.ingest.max_payload_bytes)
         self.pollers: list[BusPoller] = []
         self._pending: list[dict] = []
         self._arrived = asyncio.Event()
@@ -45,10 +47,21 @@ class GatewayService:
         self._arrived.set()
 
     def _flush(self) -> None:
-        if self._pending:
-            batch, self._pending = self._pending, []
-            self.spool.append(batch)
-            self.publisher.wakeup.set()
+        """Commit what arrived to the spool; on a disk that refuses it, keep it for the next commit
+        (at most MAX_IN_MEMORY readings: beyond, the oldest are dropped and counted)."""
+        if not self._pending:
+            return
+        try:
+            self.spool.append(self._pending)
+        except SpoolFull:
+            excess = len(self._pending) - MAX_IN_MEMORY
+            if excess > 0:
+                del self._pending[:excess]
+                self.spool.count_lost(excess, f"the disk is full and {MAX_IN_MEMORY} readings wait in memory")
+            self.publisher.wakeup.set()  # the status says so
+            return
+        self._pending = []
+        self.publisher.wakeup.set()
 
     async def _write_spool(self) -> None:
         try:

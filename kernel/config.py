@@ -181,7 +181,29 @@ class Config(Frozen):
                     raise ValueError(f"meter {m.id!r}: gateway {g.id!r} belongs to park {g.park!r}")
                 if m.modbus.bus not in {b.id for b in g.buses}:
                     raise ValueError(f"meter {m.id!r}: gateway {g.id!r} has no bus {m.modbus.bus!r}")
+        self._messages_fit(gateways)
         return self
+
+    def _messages_fit(self, gateways: dict) -> None:
+        """A gateway's readings messages must fit ingest.max_payload_bytes: the publisher caps each
+        message in bytes, so only a publish_batch that could never fit is refused."""
+        from lingtan.kernel.profile import load  # the profile module imports this one
+
+        limit = self.ingest.max_payload_bytes
+        largest: dict[str, tuple[int, str]] = {}
+        for p in self.parks:
+            for m in p.meters:
+                size = reading_bytes(len(load(m.profile).registers))
+                if size > largest.get(m.gateway, (0, ""))[0]:
+                    largest[m.gateway] = (size, m.id)
+        for gw_id, (size, meter_id) in largest.items():
+            batch = gateways[gw_id].publish_batch
+            if MESSAGE_BYTES + batch * size > limit:
+                fits = max(0, (limit - MESSAGE_BYTES) // size)
+                raise ValueError(
+                    f"gateway {gw_id!r}: publish_batch = {batch} readings of up to {size} bytes (meter "
+                    f"{meter_id!r}) make messages above ingest.max_payload_bytes = {limit}; use publish_batch "
+                    f"<= {fits} or raise ingest.max_payload_bytes")
 
     def park(self, park_id: str) -> Park:
         for p in self.parks:
@@ -194,6 +216,15 @@ class Config(Frozen):
             if g.id == gateway_id:
                 return g
         raise KeyError(gateway_id)
+
+
+MESSAGE_BYTES = 256  # a readings message's envelope: version, park, gateway, sent_at
+
+
+def reading_bytes(quantities: int) -> int:
+    """The most a reading of `quantities` values takes in a readings message (JSON): meter id (64),
+    time, seq, and per value its quantity name (at most 24) and the longest float repr (24)."""
+    return 160 + quantities * 56
 
 
 def parse_config(data: Any, source: str | PurePath = "<config>") -> Config:

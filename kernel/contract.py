@@ -103,6 +103,9 @@ STATUS_SCHEMA: dict[str, Any] = {
         "ts": {"type": "string", "pattern": UTC_TIME},
         "spooled": {"type": "integer", "minimum": 0},
         "dropped": {"type": "integer", "minimum": 0},
+        "spool_error": {"type": "string", "maxLength": 200,
+                        "description": "present while the spool's disk refuses writes (disk full, I/O error); "
+                                       "readings then wait in the gateway's memory"},
     },
 }
 

@@ -1,12 +1,15 @@
 """The platform database engine: the one place SQLAlchemy engines are made and migrated.
 
 `make_engine` opens SQLite (WAL) or PostgreSQL and brings the schema to the newest Alembic
-revision (api/migrations/). Several services may start at once against one database: on
-PostgreSQL an advisory lock serialises their migrations; SQLite takes its write lock.
+revision (store/migrations/). Several services may start at once against one database: on
+PostgreSQL an advisory lock serialises their migrations; SQLite takes its write lock. On
+PostgreSQL every migrating start also makes the interval table's partitions for this month and
+the next ones (lingtan.store.partitions), in the same transaction and under the same lock.
 """
 
 import logging
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +18,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from lingtan.store.partitions import ensure_ahead
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x4C54_0001  # pg_advisory_lock key: "LT" + 1
@@ -45,8 +50,12 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     return cfg
 
 
-def upgrade(engine: Engine, target: str = "head") -> None:
-    """Bring the database to `target`; a pre-migration (create_all) database is stamped 0001 first."""
+def upgrade(engine: Engine, target: str = "head", *, today: date | None = None) -> None:
+    """Bring the database to `target`; a pre-migration (create_all) database is stamped 0001 first.
+
+    Then, on PostgreSQL, the interval partitions from `today`'s UTC month (default: the wall
+    clock's) through MONTHS_AHEAD months later (lingtan.store.partitions.ensure_ahead).
+    """
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
@@ -58,6 +67,7 @@ def upgrade(engine: Engine, target: str = "head") -> None:
         after = MigrationContext.configure(conn).get_current_revision()
         if after != before:
             log.info("platform database migrated from %s to %s", before or "empty", after)
+        ensure_ahead(conn, today or datetime.now(UTC).date())
 
 
 def current_revision(engine: Engine) -> str | None:

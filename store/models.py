@@ -91,11 +91,15 @@ class IntervalEnergy(Revisioned, Base):
     # complete and closed when written, or past the settling time: docs/api.md, "Finality"
     final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
+    # On PostgreSQL the table is partitioned by month of `start` (migration 0004,
+    # lingtan.store.partitions); the key holds `start`, as a partitioned table's key must.
     __table_args__ = (Index("ix_interval_energy_park_revision", "park", "revision"),
                       Index("ix_interval_energy_park_day", "park", "day"),
-                      # the few intervals not yet final, for the settling sweep
-                      Index("ix_interval_energy_unsettled", "park", "day", postgresql_where=text("NOT final"),
-                            sqlite_where=text("NOT final")))
+                      # the few intervals not yet final, for the settling sweep. Its predicate is the
+                      # sweep's `final.is_(False)` as each dialect renders it: a partial index is used
+                      # only by a query that states its predicate (migration 0005)
+                      Index("ix_interval_energy_unsettled", "park", "day", postgresql_where=text("final IS false"),
+                            sqlite_where=text("final IS 0")))
 
 
 class DailyEnergy(Base):

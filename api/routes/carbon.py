@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from lingtan.api import schemas, series
 from lingtan.api.deps import CtxDep, ReadPark, SessionDep
 from lingtan.api.routes import NOT_MODIFIED, PARK_ERRORS
+from lingtan.kernel.contract import IDENT
 from lingtan.kernel.localtime import local_day
 
 router = APIRouter(tags=["carbon"], responses={**PARK_ERRORS, **NOT_MODIFIED})
@@ -45,7 +46,7 @@ def series_of(ctx, park, session, scope, id, step, first, last) -> schemas.Serie
 def get_series(ctx: CtxDep, park: ReadPark, session: SessionDep,
                scope: Annotated[schemas.SeriesScope, Query(description="park, enterprise or meter")] = "park",
                id: Annotated[str | None, Query(description="enterprise or meter id (not for scope park)",
-                                               max_length=64)] = None,
+                                               max_length=64, pattern=IDENT)] = None,
                step: Annotated[schemas.Step, Query(description="bucket: 15min, hour, day or month")] = "hour",
                first: Annotated[date | None, Query(description="first park-local day (default today)")] = None,
                last: Annotated[date | None, Query(description="last park-local day, inclusive (default first)")] = None,

@@ -11,6 +11,7 @@ from lingtan.api.deps import CtxDep, ReadPark, SessionDep
 from lingtan.api.routes import PARK_ERRORS
 from lingtan.api.routes.carbon import series_of
 from lingtan.api.routes.indicators import Year, indicators_of
+from lingtan.kernel.contract import IDENT
 
 router = APIRouter(tags=["exports"])
 Fmt = Annotated[exports.Format, Query(description="csv (UTF-8 with BOM) or xlsx")]
@@ -19,7 +20,8 @@ _FILES = {200: {"description": "the file", "content": {v: {} for v in exports.ME
 
 @router.get("/parks/{park_id}/exports/series", response_class=Response, responses=_FILES)
 def export_series(ctx: CtxDep, park: ReadPark, session: SessionDep, format: Fmt = "csv",
-                  scope: schemas.SeriesScope = "park", id: Annotated[str | None, Query(max_length=64)] = None,
+                  scope: schemas.SeriesScope = "park",
+                  id: Annotated[str | None, Query(max_length=64, pattern=IDENT)] = None,
                   step: schemas.Step = "hour", first: date | None = None, last: date | None = None) -> Response:
     """The series of GET /series as a table: one row per bucket."""
     s = series_of(ctx, park, session, scope, id, step, first, last)

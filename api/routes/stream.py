@@ -4,7 +4,8 @@ Every open stream of a park subscribes to the park's one broadcaster (lingtan.ap
 polls the park's fingerprint every quarter second, builds the `update` payload once when it moved
 (and at least every 5 s, so reading ages keep counting) and hands it to every stream: a hundred
 open dashboards cost about what one does. A comment line every 15 s keeps proxies from closing a
-quiet stream.
+quiet stream. Every 2 s a stream checks its credential again: a revoked key, a disabled user or an
+expired session gets an `event: revoked` and the stream ends.
 """
 
 import asyncio
@@ -14,13 +15,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from lingtan.api import live
-from lingtan.api.deps import Context, CtxDep, ReadPark
+from lingtan.api.deps import Context, CtxDep, ReadPark, still_allowed
 from lingtan.api.routes import PARK_ERRORS
 from lingtan.api.routes.parks import _meters, list_gateways
 from lingtan.kernel.park import Park
 
 router = APIRouter(tags=["live"])
 PING_S = 15.0
+RECHECK_S = 2.0  # how often an open stream checks that its credential is still valid
 
 
 def _fingerprint(ctx: Context, park: Park) -> live.Fingerprint:
@@ -56,10 +58,15 @@ async def stream(request: Request, ctx: CtxDep, park: ReadPark,
     async def events():
         queue = shared.subscribe()
         clock = asyncio.get_running_loop().time
-        pinged = clock()
+        pinged = checked = clock()
         try:
             yield "retry: 2000\n\n"
             while not await request.is_disconnected():
+                if clock() - checked >= RECHECK_S:  # a revoked key or a disabled user ends the stream
+                    checked = clock()
+                    if not await asyncio.to_thread(still_allowed, ctx, request, park.id):
+                        yield "event: revoked\ndata: {}\n\n"
+                        return
                 try:
                     data = await asyncio.wait_for(queue.get(), timeout=1.0)
                 except TimeoutError:  # wake up now and then to notice a closed connection

@@ -205,7 +205,8 @@ def test_exports_csv_and_xlsx(platform):
     col = rows[0].index("grid_import_kwh [kWh]")
     assert float(rows[1][col]) == 400
     r = c.get(f"/api/v1/parks/{PARK}/exports/indicators/2026", params={"format": "xlsx"})
-    assert r.headers["content-disposition"] == f'attachment; filename="{PARK}-national-2026.xlsx"'
+    name = f"{PARK}-national-2026.xlsx"  # RFC 6266: an ASCII fallback and the exact name
+    assert r.headers["content-disposition"] == f'attachment; filename="{name}"; filename*=UTF-8\'\'{name}'
     sheet = load_workbook(io.BytesIO(r.content)).active
     table = list(sheet.values)
     assert table[0][:3] == ("framework", "year", "id") and table[1][2] == "carbon_per_energy"

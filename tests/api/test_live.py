@@ -71,3 +71,52 @@ def test_many_open_streams_share_one_broadcaster(platform):
         stop.set()
         server.should_exit = True
         thread.join(10)
+
+
+def _served(platform):
+    port = free_port()
+    server = api_server(platform.app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 10, message="uvicorn started")
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def _stream_until_closed(url: str, events: list[str], **kw) -> None:
+    with httpx.stream("GET", url, timeout=30, **kw) as r:
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                events.append(line[7:])
+
+
+def test_revoking_a_key_or_disabling_a_user_ends_their_open_streams(platform):
+    from lingtan.api.auth import Scope, create_key, create_user, revoke_key
+    from lingtan.store.db import sessions
+    from lingtan.store.models import User
+
+    with sessions(platform.engine).begin() as s:
+        row, key = create_key(s, parks=[PARK], scopes=[Scope.READ], name="soon revoked", now=NOW)
+        create_user(s, username="li", password="zero-carbon-2026", parks=[PARK], scopes=[Scope.READ], now=NOW)
+    server, thread, base = _served(platform)
+    try:
+        login = httpx.post(f"{base}/api/v1/session", json={"username": "li", "password": "zero-carbon-2026"})
+        assert login.status_code == 200
+        url = f"{base}/api/v1/parks/{PARK}/stream"
+        by_key, by_user = [], []
+        streams = [threading.Thread(target=_stream_until_closed, args=(url, by_key),
+                                    kwargs={"headers": {"Authorization": f"Bearer {key}"}}, daemon=True),
+                   threading.Thread(target=_stream_until_closed, args=(url, by_user),
+                                    kwargs={"cookies": dict(login.cookies)}, daemon=True)]
+        for t in streams:
+            t.start()
+        wait_for(lambda: "update" in by_key and "update" in by_user, 20, message="both streams live")
+        with sessions(platform.engine).begin() as s:
+            revoke_key(s, row.id, NOW)
+            s.get(User, "li").disabled = True
+        for t in streams:
+            t.join(20)
+            assert not t.is_alive(), "a stream went on after its credential was withdrawn"
+        assert by_key[-1] == "revoked" and by_user[-1] == "revoked"
+    finally:
+        server.should_exit = True
+        thread.join(10)
