@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lingtan.api.auth import DEMO, SESSION_COOKIE, Principal, Scope, key_principal, session_principal
 from lingtan.api.live import Broadcaster, Snapshots
+from lingtan.api.throttle import LoginThrottle
 from lingtan.kernel.config import Config
 from lingtan.kernel.park import Park
 
@@ -32,6 +33,7 @@ class Context:
     parks: dict[str, Park]
     snapshots: Snapshots = field(default_factory=Snapshots)  # realtime figures, shared (lingtan.api.live)
     streams: dict[str, Broadcaster] = field(default_factory=dict)  # park id -> its dashboard streams
+    logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed logins, the Argon2 pool
 
 
 def get_ctx(request: Request) -> Context:

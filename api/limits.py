@@ -4,8 +4,9 @@ Sync routes run in a thread pool of 40 and hold a database connection from their
 until their dependencies close; serialising the answer needs a thread again. Without a bound,
 100 concurrent requests can fill the thread pool with requests waiting for connections that are
 held by requests waiting for a thread. Keeping in-flight requests below both the thread pool
-and the connection pool (api.db) makes that impossible; the SSE stream is not counted (it
-holds neither between its short polls).
+and the connection pool (lingtan.store.db) makes that impossible. Not counted: the SSE stream
+(it holds neither between its short polls) and logins, whose password checks queue in their own
+small pool (lingtan.api.throttle) so that a storm of logins cannot take the slots of keyed requests.
 """
 
 import asyncio
@@ -24,7 +25,8 @@ class InFlightLimit:
         self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].endswith("/stream"):
+        if scope["type"] != "http" or scope["path"].endswith("/stream") or (
+                scope["method"] == "POST" and scope["path"].endswith("/session")):  # logins: their own pool
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()

@@ -1,8 +1,9 @@
 """Liveness, and the caller's own identity (`/session`: log in and out of the dashboard)."""
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, HTTPException, Response
+from fastapi import APIRouter, Cookie, HTTPException, Request, Response
 from sqlalchemy import select
 
 from lingtan.api import auth, schemas
@@ -28,18 +29,36 @@ def whoami(principal: PrincipalDep) -> schemas.SessionOut:
 
 
 @router.post("/session", response_model=schemas.SessionOut, tags=["session"], responses={
-    401: AUTH_ERRORS[401] | {"description": "wrong username or password"}, 422: AUTH_ERRORS[422], **BAD_BODY})
-def log_in(body: schemas.LoginIn, response: Response, ctx: CtxDep, session: SessionDep) -> schemas.SessionOut:
-    """Exchange a dashboard user's password for a session cookie (HttpOnly, SameSite=Strict)."""
+    401: AUTH_ERRORS[401] | {"description": "wrong username or password"}, 422: AUTH_ERRORS[422],
+    429: {"description": "too many failed logins for this username or from this address; see Retry-After"},
+    **BAD_BODY})
+async def log_in(body: schemas.LoginIn, request: Request, response: Response, ctx: CtxDep) -> schemas.SessionOut:
+    """Exchange a dashboard user's password for a session cookie (HttpOnly, SameSite=Strict).
+    After 5 failed logins of a username, or 20 from one address, within 5 minutes: 429."""
+    throttle = ctx.logins
+    address = request.client.host if request.client else "?"
+    wait = throttle.retry_after(body.username, address)
+    if wait is not None:
+        raise HTTPException(429, f"too many failed logins for username {body.username!r} or from {address}; "
+                            f"try again in {wait} s", headers={"Retry-After": str(wait)})
     now = ctx.clock()
-    token = auth.login(session, body.username, body.password, now, ctx.config.api.session_hours)
-    if token is None:
+
+    def check() -> tuple[str, schemas.SessionOut] | None:  # Argon2 in the login pool, not the shared one
+        with ctx.sessions() as session:
+            token = auth.login(session, body.username, body.password, now, ctx.config.api.session_hours)
+            if token is None:
+                return None
+            session.commit()
+            return token, whoami(auth.session_principal(session, token, now))
+
+    done = await asyncio.get_running_loop().run_in_executor(throttle.pool, check)
+    if done is None:
+        throttle.failed(body.username, address)
         raise HTTPException(401, "username or password is wrong")
-    session.commit()
+    token, out = done
     response.set_cookie(auth.SESSION_COOKIE, token, max_age=int(ctx.config.api.session_hours * 3600), httponly=True,
                         samesite="strict", secure=ctx.config.api.cookie_secure, path="/")
-    principal = auth.session_principal(session, token, now)
-    return whoami(principal)
+    return out
 
 
 @router.delete("/session", status_code=204, tags=["session"])

@@ -28,3 +28,29 @@ def test_export_file_names_are_rfc_6266(platform):
     name = disposition.split('filename="')[1].split('"')[0]
     assert disposition.startswith("attachment; ") and name.endswith(".csv") and name.isascii()
     assert f"filename*=UTF-8''{quote(name)}" in disposition
+
+
+def test_failed_logins_are_throttled_per_username_and_per_address(platform):
+    from lingtan.api.auth import Scope, create_user
+    from lingtan.store.db import sessions
+    from tests.support.api import NOW
+
+    with sessions(platform.engine).begin() as s:
+        for name in ("li", "wang"):
+            create_user(s, username=name, password="zero-carbon-2026", parks=[PARK], scopes=[Scope.READ], now=NOW)
+    c = platform.client()
+    url = "/api/v1/session"
+    for _ in range(5):
+        assert c.post(url, json={"username": "li", "password": "wrong password!"}).status_code == 401
+    r = c.post(url, json={"username": "li", "password": "zero-carbon-2026"})  # right, but too late
+    assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 300
+    assert "li" in r.json()["detail"]
+    assert c.post(url, json={"username": "wang", "password": "zero-carbon-2026"}).status_code == 200
+    # a spray of made-up usernames from one address: blocked after 20 failures, for everyone from there
+    for i in range(14):  # 5 for li above, 1 more for wang below makes 20
+        assert c.post(url, json={"username": f"nobody{i}", "password": "whatever123"}).status_code == 401
+    assert c.post(url, json={"username": "wang", "password": "not it at all"}).status_code == 401
+    r = c.post(url, json={"username": "wang", "password": "zero-carbon-2026"})
+    assert r.status_code == 429 and "Retry-After" in r.headers
+    # a keyed request is not throttled
+    assert platform.client("read").get(f"/api/v1/parks/{PARK}").status_code == 200
