@@ -181,29 +181,25 @@ class Config(Frozen):
                     raise ValueError(f"meter {m.id!r}: gateway {g.id!r} belongs to park {g.park!r}")
                 if m.modbus.bus not in {b.id for b in g.buses}:
                     raise ValueError(f"meter {m.id!r}: gateway {g.id!r} has no bus {m.modbus.bus!r}")
-        self._messages_fit(gateways)
+        self._messages_fit()
         return self
 
-    def _messages_fit(self, gateways: dict) -> None:
-        """A gateway's readings messages must fit ingest.max_payload_bytes: the publisher caps each
-        message in bytes, so only a publish_batch that could never fit is refused."""
+    def _messages_fit(self) -> None:
+        """Every reading must fit a readings message under ingest.max_payload_bytes. The publisher
+        caps each message in bytes (halving its batch until it fits), so any publish_batch is safe;
+        what is refused is a meter whose one reading could never be sent."""
         from lingtan.kernel.profile import load  # the profile module imports this one
 
         limit = self.ingest.max_payload_bytes
-        largest: dict[str, tuple[int, str]] = {}
         for p in self.parks:
             for m in p.meters:
                 size = reading_bytes(len(load(m.profile).registers))
-                if size > largest.get(m.gateway, (0, ""))[0]:
-                    largest[m.gateway] = (size, m.id)
-        for gw_id, (size, meter_id) in largest.items():
-            batch = gateways[gw_id].publish_batch
-            if MESSAGE_BYTES + batch * size > limit:
-                fits = max(0, (limit - MESSAGE_BYTES) // size)
-                raise ValueError(
-                    f"gateway {gw_id!r}: publish_batch = {batch} readings of up to {size} bytes (meter "
-                    f"{meter_id!r}) make messages above ingest.max_payload_bytes = {limit}; use publish_batch "
-                    f"<= {fits} or raise ingest.max_payload_bytes")
+                if MESSAGE_BYTES + size > limit:
+                    raise ValueError(
+                        f"meter {m.id!r} (gateway {m.gateway!r}, profile {m.profile!r}): one reading can take "
+                        f"{size} bytes, and with the message envelope ({MESSAGE_BYTES}) more than "
+                        f"ingest.max_payload_bytes = {limit}; raise ingest.max_payload_bytes to at least "
+                        f"{MESSAGE_BYTES + size}")
 
     def park(self, park_id: str) -> Park:
         for p in self.parks:

@@ -1,6 +1,6 @@
-"""Message sizes that agree: check-config refuses a publish_batch whose messages could exceed
-ingest's max_payload_bytes, and the publisher caps every message in bytes (real Mosquitto), so a
-large backlog goes out in several messages instead of one that ingest would dead-letter.
+"""Message sizes that agree: the publisher caps every message in bytes below ingest's
+max_payload_bytes (real Mosquitto), so a large backlog goes out in several messages instead of one
+that ingest would dead-letter, and check-config refuses a meter whose one reading could not fit.
 
 Found before the fix: with publish_batch 5000, a backlog of 5,000 readings became one 1.3 MB
 message, dead-lettered by ingest as `size` and deleted from the spool.
@@ -20,14 +20,16 @@ from tests.support import wait_for
 from tests.support.configs import config_of, meter, platform
 
 
-def test_check_config_refuses_a_batch_that_cannot_fit():
-    data = platform([meter("m1", "bus-1", 1)], [{"id": "bus-1"}], gateway_extra={"publish_batch": 5000})
+def test_check_config_refuses_a_meter_whose_reading_could_never_be_sent():
+    data = platform([meter("m1", "bus-1", 1)], [{"id": "bus-1"}], ingest={"max_payload_bytes": 1024})
     with pytest.raises(ConfigError) as err:
-        config_of(data, "big-batch.yaml")
+        config_of(data, "small-limit.yaml")
     text = str(err.value)
-    assert "big-batch.yaml" in text and "gateway 'gw-1'" in text and "publish_batch = 5000" in text
-    assert "ingest.max_payload_bytes = 1048576" in text and "use publish_batch <= " in text
-    data["ingest"] = {"max_payload_bytes": 8_000_000}  # the other way out the message names
+    assert "small-limit.yaml" in text and "meter 'm1'" in text and "profile 'generic_float32'" in text
+    assert "ingest.max_payload_bytes = 1024" in text and "raise ingest.max_payload_bytes to at least 1088" in text
+    # any publish_batch is accepted: the publisher splits by bytes (next test)
+    data["ingest"] = {"max_payload_bytes": 1088}
+    data["gateways"][0]["publish_batch"] = 5000
     assert config_of(data).gateway("gw-1").publish_batch == 5000
 
 
