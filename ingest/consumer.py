@@ -9,9 +9,11 @@ so memory stays bounded; it delivers them again on a new connection, and writes 
 (same meter and timestamp overwrite), so every reading lands exactly once in the stored data.
 
 One thread runs paho's loop, validates and acknowledges, so paho is never touched from two
-threads; one writer thread writes the previous batch meanwhile (at most one batch in flight, and
-one more validated and ready for the writer). Under a backlog, batches are cut at FLUSH_BYTES:
-the loop thread validates the next batch while the writer writes one, so the store is kept busy.
+threads. Behind it a pipeline of two more: a writer thread writes a batch to the time-series
+store, then a committer thread commits its ledger while the writer already writes the next one;
+the loop thread validates the batch after that meanwhile. Under a backlog, batches are cut at
+FLUSH_BYTES (or BATCH_MESSAGES), so the store is kept busy. Batches settle in the order their
+messages arrived: a failed one, and every one after it, is put back unacknowledged.
 """
 
 import hashlib
@@ -19,7 +21,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
@@ -41,8 +43,11 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our subscription and unacked messages this long
 RECEIVE_MAXIMUM = 1000  # unacknowledged messages the broker may have outstanding to one worker (v5)
-FLUSH_BYTES = 2 << 20  # flush once this much payload is pending...
+FLUSH_BYTES = 4 << 20  # flush once this much payload is pending (and at most this much per flush)...
 FLUSH_EVERY_S = 0.2  # ...or this long after the previous flush
+# At most this many messages per flush: several batches fit in the receive window, so receiving,
+# validating and writing overlap under a backlog of small messages too.
+BATCH_MESSAGES = RECEIVE_MAXIMUM // 4
 _ts_ms = attrgetter("ts_ms")
 
 
@@ -61,7 +66,7 @@ class Ingest:
         # (connection generation, message): packet ids are only meaningful on their own connection
         self.pending: list[tuple[int, mqtt.MQTTMessage]] = []
         self.pending_bytes = 0
-        self.inflight_messages = 0  # taken from `pending` for the write in progress
+        self.inflight_messages = 0  # taken from `pending` for the writes and commits in progress
         self.inflight_bytes = 0
         self.ready: _Batch | None = None  # taken from `pending` and validated, waiting for the writer
         self.generation = 0
@@ -75,8 +80,8 @@ class Ingest:
 
     @property
     def held(self) -> int:
-        """Messages received and not yet acknowledged: pending, the batch being written and the
-        batch ready for the writer."""
+        """Messages received and not yet acknowledged: pending, the batches being written or
+        committed, and the batch ready for the writer."""
         ready = self.ready
         return len(self.pending) + self.inflight_messages + (len(ready.messages) if ready else 0)
 
@@ -91,10 +96,11 @@ class Ingest:
 
     # -- flushing ------------------------------------------------------------------------
     # A flush has three steps: _take (loop thread: take the oldest pending messages and validate
-    # them), _settle (write rows, then dead letters / latest / dirty days; in run() on the writer
-    # thread, so the next batch is received and validated meanwhile) and _settled (loop thread:
-    # acknowledge, or put the messages back when the store is down). Batches are taken and
-    # acknowledged in the order the messages arrived, as MQTT wants PUBACKs.
+    # them), _settle (write rows, then dead letters / latest / dirty days; in run() split into
+    # _write on the writer thread and _commit on the committer thread, so the next batch is
+    # written, received and validated meanwhile) and _settled (loop thread: acknowledge, or put
+    # the messages back when the store is down). Batches are taken and acknowledged in the order
+    # the messages arrived, as MQTT wants PUBACKs.
     def flush(self, client: mqtt.Client | None = None) -> bool:
         """Write and acknowledge everything pending; False (nothing acknowledged) if the store is down."""
         if not self.pending:
@@ -116,19 +122,17 @@ class Ingest:
         return [(g, m) for g, m in messages if id(m) not in drop]
 
     def _take(self, limit_bytes: int | None = None) -> "_Batch":
-        """The oldest pending messages (all, or the first that reach `limit_bytes` of payload),
+        """The oldest pending messages (all, or up to `limit_bytes` of payload and BATCH_MESSAGES),
         validated: rows and line protocol of the good ones, dead letters of the others."""
-        taken, size = self.pending, self.pending_bytes
-        if limit_bytes is not None and size > limit_bytes:
-            size = cut = 0
-            while size < limit_bytes:  # at least one message; stops inside the list, as it holds more
-                size += len(taken[cut][1].payload)
+        pending = self.pending
+        cut, size = len(pending), self.pending_bytes
+        if limit_bytes is not None and (size > limit_bytes or cut > BATCH_MESSAGES):
+            cut = size = 0  # pending holds more than a batch: the loop ends inside it
+            while size < limit_bytes and cut < BATCH_MESSAGES:
+                size += len(pending[cut][1].payload)
                 cut += 1
-            taken, self.pending = taken[:cut], taken[cut:]
-            self.pending_bytes -= size
-        else:
-            self.pending, self.pending_bytes = [], 0
-        batch = _Batch(taken, size, self.clock())
+        self.pending, self.pending_bytes = pending[cut:], self.pending_bytes - size
+        batch = _Batch(pending[:cut], size, self.clock())
         parse_lines = self.validator.parse_lines
         rows, lines = batch.rows, batch.lines
         for _gen, msg in batch.messages:
@@ -299,7 +303,11 @@ class Ingest:
         retry_at = reconnect_at = 0.0
         delay = 1.0
         writer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.client_id}-writer")
-        inflight: tuple[_Batch, Future] | None = None  # at most one batch is being written
+        committer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.client_id}-ledger")
+        # Batches in flight, oldest first: at most one being written and one being committed to
+        # the ledger (the store takes the next batch meanwhile); each settles in this order.
+        inflight: deque[tuple[_Batch, Future]] = deque()
+        failed: SinkUnavailable | None = None  # the oldest batch failed: wait for the rest, put all back
         self.ready = None
         try:
             while not self.stop.is_set():
@@ -318,43 +326,73 @@ class Ingest:
                         continue
                 client.loop(timeout=0.005 if inflight or self.pending else 0.05)
                 now = time.monotonic()
-                if inflight is not None and inflight[1].done():
-                    if inflight[1].exception() is not None and self.ready is not None:
-                        self._untake(self.ready)  # behind the failed batch, which _finish puts back
-                        self.ready = None
-                    if not self._finish(inflight, client):
-                        retry_at = now + 1.0  # the session stays alive meanwhile
-                    inflight = None
-                due = self.pending_bytes >= flush_bytes or (self.pending and now - last_flush >= flush_every_s)
-                if inflight is None and (self.ready is not None or due) and now >= retry_at:
+                failed = self._settle_done(inflight, failed, client)
+                if failed is not None and all(f.done() for _, f in inflight):
+                    self._put_back(inflight, failed, client)
+                    failed, retry_at = None, now + 1.0  # the session stays alive meanwhile
+                due = (self.pending_bytes >= flush_bytes or len(self.pending) >= BATCH_MESSAGES
+                       or (self.pending and now - last_flush >= flush_every_s))
+                if failed is None and len(inflight) < 2 and (self.ready is not None or due) and now >= retry_at:
                     batch = self.ready or self._take(flush_bytes)
                     self.ready = None
-                    self.inflight_messages, self.inflight_bytes = len(batch.messages), batch.bytes
-                    inflight = (batch, writer.submit(self._settle, batch))
+                    self.inflight_messages += len(batch.messages)
+                    self.inflight_bytes += batch.bytes
+                    written = writer.submit(self._write, batch)
+                    inflight.append((batch, committer.submit(self._commit, batch, written)))
                     last_flush = now
-                elif inflight is not None and self.ready is None and due:
-                    self.ready = self._take(flush_bytes)  # validated while the writer writes
+                elif failed is None and inflight and self.ready is None and due:
+                    self.ready = self._take(flush_bytes)  # validated while the others are written
         finally:
-            if inflight is not None:
-                wait([inflight[1]])
-                self._finish(inflight, client)
+            wait([f for _, f in inflight])
+            failed = self._settle_done(inflight, failed, client)
+            if inflight:  # the oldest failed
+                self._put_back(inflight, failed or SinkUnavailable("stopped"), client)
             if self.ready is not None:
                 self._untake(self.ready)  # validated again by the last flush below
                 self.ready = None
             writer.shutdown()
+            committer.shutdown()
             if client.is_connected():
                 self.flush(client)  # what is written is acknowledged; the rest is redelivered
             client.disconnect()
             client.loop(timeout=0.5)
 
-    def _finish(self, inflight: "tuple[_Batch, Future]", client: mqtt.Client) -> bool:
-        batch, future = inflight
+    def _commit(self, batch: "_Batch", written: Future) -> list[Row]:
+        """The ledger step of a batch, on the committer thread, once its write is durable."""
+        rows = written.result()  # the write's SinkUnavailable fails this step too
+        self.ledger.commit(rows, [d for d, _ in batch.dead], uuid.uuid4().hex)
+        return rows
+
+    def _settle_done(self, inflight: "deque[tuple[_Batch, Future]]", failed: SinkUnavailable | None,
+                     client: mqtt.Client) -> SinkUnavailable | None:
+        """Acknowledge the finished batches at the front, in order; at the first failure stop
+        and return it (the batches after it are not acknowledged before it is)."""
+        while failed is None and inflight and inflight[0][1].done():
+            batch, future = inflight[0]
+            exc = future.exception()
+            if exc is not None:
+                if not isinstance(exc, SinkUnavailable):
+                    log.error("writing a batch failed unexpectedly; it will be retried", exc_info=exc)
+                    exc = SinkUnavailable(f"unexpected {type(exc).__name__}: {exc}")
+                return exc
+            inflight.popleft()
+            self.inflight_messages -= len(batch.messages)
+            self.inflight_bytes -= batch.bytes
+            self._settled(batch, future.result(), None, client)
+        return failed
+
+    def _put_back(self, inflight: "deque[tuple[_Batch, Future]]", exc: SinkUnavailable,
+                  client: mqtt.Client) -> None:
+        """After a failure: every batch in flight (all finished) and the ready one back in front of
+        `pending`, in their order, unacknowledged; written ones are written again (idempotent)."""
+        batches = [b for b, _ in inflight]
+        inflight.clear()
+        if self.ready is not None:
+            batches.append(self.ready)
+            self.ready = None
         self.inflight_messages = self.inflight_bytes = 0
-        exc = future.exception()
-        if exc is not None and not isinstance(exc, SinkUnavailable):
-            log.error("writing a batch failed unexpectedly; it will be retried", exc_info=exc)
-            exc = SinkUnavailable(f"unexpected {type(exc).__name__}: {exc}")
-        return self._settled(batch, None if exc else future.result(), exc, client)
+        held = _Batch([m for b in batches for m in b.messages], sum(b.bytes for b in batches), self.clock())
+        self._settled(held, None, exc, client)
 
 
 class _Batch:
