@@ -15,6 +15,7 @@ then is filled in.
 
 import asyncio
 import logging
+import os
 import sys
 import threading
 import time
@@ -74,6 +75,23 @@ def history_start(zone, now: datetime, days: int | None) -> datetime | None:
     else:
         first = today - timedelta(days=days)
     return local_midnight(first, zone).astimezone(UTC)
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Linux; 0 where unknown), so "after start" counts the imports."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:,.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min"
 
 
 def _utc(ms: int) -> datetime:
@@ -167,14 +185,14 @@ def announce(h: ParkHistory, data_dir: Path) -> str:
     zone = h.park.zone
     if h.stored is not None:
         first, last = h.stored
-        gap = (h.until - last).total_seconds() / 3600
+        gap = _span((h.until - last).total_seconds())
         text = (f"history: {data_dir} already has readings of {h.park.id} from {_local(first, zone)} to "
                 f"{_local(last, zone)} (park time): not generated again")
         if h.model is None:
             return text + "; they reach past now, so the live counters start afresh"
         if not h.samples:
-            return text + f"; the counters continue from the last readings (the {gap:.1f} h since are not filled in)"
-        return text + f"; the counters continue from the last readings and the {gap:.1f} h since are filled in"
+            return text + f"; the counters continue from the last readings (the {gap} since are not filled in)"
+        return text + f"; the counters continue from the last readings and the {gap} since are filled in"
     return (f"history: simulating {h.park.id} from {_local(h.start, zone)} to {_local(h.until, zone)} (park time) "
             f"in batch mode, one reading per meter every 15 minutes; the API answers meanwhile")
 
@@ -243,40 +261,44 @@ def account_history(config: Config, clock, ready, fed, halt, started, result) ->
     readings renewed during the first). Its own process, so it has a core of its own: the
     passes are CPU-bound, the live demo keeps the other core."""
     import gc
+    import multiprocessing
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the demo process stops us
+    parent = multiprocessing.parent_process()
+    alive = lambda: not halt.is_set() and (parent is None or parent.is_alive())  # noqa: E731
     from lingtan.accounting.service import Rollup
     from lingtan.store.db import make_engine
     from lingtan.store.timeseries import open_sink
     gc.freeze()
     gc.set_threshold(50_000, 50, 1000)  # a pass makes ~10⁵ objects per meter; ~10 % faster, short-lived process
     while not ready.wait(0.1):
-        if halt.is_set():
+        if not alive():
             return
     rollup = Rollup(config, open_sink(config.ingest.sink), make_engine(config.store.url, migrate=False),
                     clock=clock.now)
-    busy, passes, after_fed = 0.0, 0, 0
-    while not halt.is_set():
+    busy, cpu, passes, after_fed, failures = 0.0, 0.0, 0, 0, 0
+    while alive() and failures < 20:  # past that the demo's own accounting loop retries
         was_fed = fed.is_set()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with started.get_lock():
             started.value += 1  # before the pass reads the dirty marks
         try:
             done = rollup.run_once()
         except Exception as exc:  # the database busy, say: the marks stay, the next pass takes them
             logging.getLogger(__name__).warning("history: accounting pass failed (%s); again", exc)
+            failures += 1
             halt.wait(0.2)
             continue
-        passes += 1
+        passes, failures = passes + 1, 0
         if done or was_fed:
-            busy += time.perf_counter() - t0
+            busy, cpu = busy + time.perf_counter() - t0, cpu + time.process_time() - c0
         if was_fed:
             after_fed += 1
             if after_fed >= 2:
                 break
         elif not done:
             halt.wait(0.05)
-    result.put((busy, passes))
+    result.put((busy, cpu, passes))
 
 
 class AccountingWorker:
@@ -288,6 +310,7 @@ class AccountingWorker:
         self.ready, self.fed, self.halt, self.result = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
         self.started = ctx.Value("q", 0)  # passes begun
         self._mark = None  # passes begun when the last commit was made
+        self.waited = 0.0  # seconds the feeder waited for its turn
         self.process = ctx.Process(target=account_history, name="lingtan-demo-history-accounting", daemon=True,
                                    args=(config, clock, self.ready, self.fed, self.halt, self.started, self.result))
         self.process.start()
@@ -297,12 +320,14 @@ class AccountingWorker:
 
     def wait_turn(self, stop: threading.Event) -> None:
         """Until a pass has begun since the last commit (so it takes those marks)."""
+        t0 = time.perf_counter()
         while self._mark is not None and self.started.value <= self._mark and self.process.is_alive() \
                 and not stop.is_set():
             time.sleep(0.01)
+        self.waited += time.perf_counter() - t0
 
-    def wait(self, stop: threading.Event) -> tuple[float, int] | None:
-        """(busy seconds, passes) once done; None if stopped or failed."""
+    def wait(self, stop: threading.Event) -> tuple[float, float, int] | None:
+        """(busy seconds, of them CPU seconds, passes) once done; None if stopped or failed."""
         import queue
         while not stop.is_set() and self.process.is_alive():
             try:
@@ -319,11 +344,11 @@ class AccountingWorker:
 
 
 def history_cost(h: ParkHistory, readings: int, intervals: int, t_ingest: float, t_account: float,
-                 total: float) -> str:
-    days = (h.until - h.start).total_seconds() / 86400
-    return (f"history: {days:,.1f} days, {len(h.park.meters)} meters, {readings:,} readings → {intervals:,} intervals "
-            f"in {total:.1f} s (simulation {h.simulate_s:.1f} s, ingest {t_ingest:.1f} s, accounting "
-            f"{t_account:.1f} s alongside)")
+                 cpu_account: float, total: float) -> str:
+    return (f"history: {_span((h.until - h.start).total_seconds())}, {len(h.park.meters)} meters, "
+            f"{readings:,} readings → {intervals:,} intervals "
+            f"in {total:.1f} s: simulation {h.simulate_s:.1f} s, then ingest {t_ingest:.1f} s and accounting "
+            f"{t_account:.1f} s ({cpu_account:.1f} s CPU) side by side")
 
 
 def count_intervals(engine, h: ParkHistory) -> int:
@@ -344,7 +369,7 @@ def store_history(config: Config, histories: list[ParkHistory], worker: Accounti
     from lingtan.ingest.ledger import Ledger
     t0 = time.perf_counter()
     readings = feed_history(histories, sink, Ledger(config, engine), stop, gate=worker)
-    t_ingest = time.perf_counter() - t0
+    t_ingest = time.perf_counter() - t0 - worker.waited  # its own work, not the waits for accounting
     worker.fed.set()
     done = worker.wait(stop)
     if done is None:
@@ -352,7 +377,7 @@ def store_history(config: Config, histories: list[ParkHistory], worker: Accounti
     total = time.perf_counter() - t0
     for h in histories:
         if h.park.id in readings:
-            line = history_cost(h, readings[h.park.id], count_intervals(engine, h), t_ingest, done[0],
+            line = history_cost(h, readings[h.park.id], count_intervals(engine, h), t_ingest, done[0], done[1],
                                 h.simulate_s + total)
             print(f"{line}; figures complete {time.perf_counter() - started:.1f} s after start", file=sys.stderr,
                   flush=True)
@@ -373,7 +398,7 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
     from lingtan.store.db import make_engine, upgrade
     from lingtan.store.timeseries import open_sink
 
-    started = time.perf_counter()
+    started = time.perf_counter() - _process_age()
     data_dir.mkdir(parents=True, exist_ok=True)
     config = demo_config(data_dir, port, speed, mqtt_port, modbus_port)
 
@@ -383,9 +408,6 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
         engine = make_engine(config.store.url, migrate=False)
         rollup = Rollup(config, open_sink(config.ingest.sink), engine, clock=clock.now)
         history_sink = open_sink(config.ingest.sink)  # the store ingest writes to, on its own connection
-        # the history's batch run, in a thread while the rest starts (the API serves meanwhile)
-        preparing = asyncio.create_task(asyncio.to_thread(prepare_history, config, history_sink, clock.start,
-                                                          history_days, rollup.stop))
         broker = Broker(broker_config(config))
         await broker.start()
         upgrade(engine)
@@ -400,9 +422,11 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
         live_started = threading.Event()
 
         async def live() -> None:
-            """The simulated meters continue from the history's models, then the gateways poll."""
+            """The history's batch run (in a thread: the API serves meanwhile), then the simulated
+            meters continue from its models and the gateways poll."""
             try:
-                histories.extend(await preparing)
+                histories.extend(await asyncio.to_thread(prepare_history, config, history_sink, clock.start,
+                                                         history_days, rollup.stop))
             except Exception:  # the live demo goes on without a history
                 log.exception("history: could not be simulated")
             for h in histories:

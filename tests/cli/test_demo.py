@@ -1,44 +1,185 @@
-"""`lingtan demo` as a user runs it: a subprocess, the two endpoints within 60 s, clean Ctrl-C."""
+"""`lingtan demo` as a user runs it: a subprocess, its endpoints, its history, clean Ctrl-C."""
 
 import signal
 import subprocess
 import sys
+import threading
 import time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
+from lingtan.store.timeseries.sqlite import SqliteSink
 from tests.support import free_port, wait_for
 
+ZONE = ZoneInfo("Asia/Shanghai")  # the demo park's (cli/demo.yaml)
+COUNTERS = {"grid-main": ["energy_import_kwh", "energy_export_kwh"], "pv-roof": ["energy_export_kwh"],
+            "bess": ["energy_import_kwh", "energy_export_kwh"], "ent-a-main": ["energy_import_kwh"],
+            "ent-b-main": ["energy_import_kwh"], "ent-c-main": ["energy_import_kwh"], "gas-main": ["gas_m3"],
+            "gas-ent-b": ["gas_m3"], "gas-ent-c": ["gas_m3"], "steam-main": ["heat_gj"]}
 
-def test_demo_serves_parks_and_realtime_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lingtan", "demo", "--port", str(port), "--data-dir", str(tmp_path),
-         "--mqtt-port", str(free_port()), "--modbus-port", str(free_port())],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}/api/v1"
+
+class Demo:
+    """`python -m lingtan demo` on free ports, its output collected line by line."""
+
+    def __init__(self, data_dir, *args: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}/api/v1"
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lingtan", "demo", "--port", str(self.port), "--data-dir", str(data_dir),
+             "--mqtt-port", str(free_port()), "--modbus-port", str(free_port()), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def out(self) -> str:
+        return "".join(self.lines)
+
+    def line(self, text: str, timeout: float) -> str:
+        return wait_for(lambda: next((ln for ln in self.lines if text in ln), None), timeout, 0.2,
+                        f"{text!r} in the demo's output:\n{self.out}")
+
+    def get(self, path: str, **params):
+        try:
+            r = httpx.get(f"{self.base}{path}", params=params, timeout=10)
+        except httpx.HTTPError:
+            return None
+        return r.json() if r.status_code == 200 else None
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=40)
+        self._reader.join(5)
+        assert self.proc.returncode == 0, self.out
+        assert "Traceback" not in self.out, self.out
+        return self.out
+
+
+def energy(rt: dict, period: str) -> float:
+    return rt[period]["energy_by_carrier"].get("electricity", 0.0)
+
+
+def test_demo_without_history_serves_parks_and_realtime_and_stops_on_ctrl_c(tmp_path):
+    t0 = time.time()
+    demo = Demo(tmp_path, "--history-days", "0")
     try:
-        def parks():
-            try:
-                return httpx.get(f"{base}/parks", timeout=2).json()
-            except httpx.HTTPError:
-                return None
-        listed = wait_for(parks, 60, 0.5, "demo API up")
+        listed = wait_for(lambda: demo.get("/parks"), 60, 0.5, "demo API up")
         assert [p["id"] for p in listed] == ["demo-park"]
 
         def realtime_with_energy():
-            rt = httpx.get(f"{base}/parks/demo-park/carbon/realtime", timeout=5).json()
-            return rt if rt["today"]["energy_by_carrier"].get("electricity", 0) > 0 else None
-        started = time.monotonic()
+            rt = demo.get("/parks/demo-park/carbon/realtime")
+            return rt if rt and energy(rt, "today") > 0 else None
         rt = wait_for(realtime_with_energy, 60, 0.5, "energy flowing through the pipeline")
-        assert time.monotonic() - started < 60
         assert rt["power"]["load_kw"] > 0
         assert rt["today"]["energy_tce"] > 0 and rt["today"]["co2_t"] > 0
         assert rt["today"]["intensity_t_per_tce"] == rt["today"]["co2_t"] / rt["today"]["energy_tce"]
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        page = httpx.get(f"http://127.0.0.1:{demo.port}/", timeout=5)
         assert page.status_code == 200 and "零碳园区能碳监测" in page.text
+        # no history: every figure is today's live readings, nothing was stored before the start
+        rt = demo.get("/parks/demo-park/carbon/realtime")
+        assert energy(rt, "year") == pytest.approx(energy(rt, "month"), rel=1e-9)
+        assert energy(rt, "month") == pytest.approx(energy(rt, "today"), rel=1e-9)
+        assert stored_from(SqliteSink(str(tmp_path / "lingtan-ts.db"))) >= t0 * 1000
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
-    assert "Traceback" not in out, out
+        out = demo.stop()
+    assert "history:" not in out
+
+
+def test_demo_with_history_shows_month_year_series_indicators_and_keeps_counters(tmp_path):
+    days = 40
+    demo = Demo(tmp_path, "--history-days", str(days))
+    try:
+        cost = demo.line("figures complete", 60)
+        assert f"history: {days}." in cost and "10 meters" in cost and "readings →" in cost, cost
+        rt = demo.get("/parks/demo-park/carbon/realtime")
+        today = datetime.fromisoformat(rt["time"]).astimezone(ZONE).date()
+        # month and year-to-date figures from the history
+        assert energy(rt, "year") >= energy(rt, "month") >= energy(rt, "today") > 0
+        if today.day > 1:
+            assert energy(rt, "month") > energy(rt, "today")
+        if today.month > 1:
+            assert energy(rt, "year") > energy(rt, "month")
+        assert rt["year"]["completeness"] > 0 and rt["year"]["energy_tce"] > 0 and rt["year"]["co2_t"] > 0
+        # the load curve: the last 30 days, daily, every one measured; the full days completely
+        first = today - timedelta(days=29)
+        series = demo.get("/parks/demo-park/series", step="day", first=first.isoformat(), last=today.isoformat())
+        points = series["points"]
+        assert len(points) == 30 and all(p["values"].get("electricity_kwh", 0) > 0 for p in points), points
+        assert [p["completeness"] for p in points[:-1]] == [1.0] * 29
+        # indicators of the year, evaluated on the history: values, and completeness = its share of the year
+        scorecard = demo.get(f"/parks/demo-park/indicators/{today.year}")
+        start = datetime.combine(max(today - timedelta(days=days), date(today.year, 1, 1)), datetime.min.time(), ZONE)
+        year_start = datetime.combine(date(today.year, 1, 1), datetime.min.time(), ZONE)
+        now = datetime.fromisoformat(rt["time"])
+        share = (now - start) / (now - year_start)
+        assert abs(scorecard["completeness"] - share) < 0.02, (scorecard["completeness"], share)
+        by_id = {r["id"]: r for r in scorecard["results"]}
+        for key in ("carbon_per_energy", "clean_energy_share", "green_direct_supply_principle"):
+            assert isinstance(by_id[key]["value"], float), by_id[key]
+        assert by_id["carbon_per_energy"]["value"] > 0
+        for key in ("clean_energy_share", "green_direct_supply_principle"):
+            want = {"met", "not_met"} if share >= 0.95 else {"insufficient_data"}
+            assert by_id[key]["status"] in want, by_id[key]
+        assert any(r["status"] != "insufficient_data" and r["value"] is not None for r in scorecard["results"])
+        # live readings continue the history's counters: no jump, no drop
+        sink = SqliteSink(str(tmp_path / "lingtan-ts.db"))
+        wait_for(lambda: live_readings(sink, now) >= 3, 30, 0.5, "live readings of every meter")
+        assert_counters_continue(sink)
+        first_stored = stored_from(sink)
+    finally:
+        demo.stop()
+
+    # the same data folder again: no second history, the counters go on from the stored readings
+    restarted = time.time()
+    demo = Demo(tmp_path, "--history-days", str(days))
+    try:
+        said = demo.line("history:", 30)
+        assert "already has readings of demo-park" in said and "not generated again" in said, said
+        wait_for(lambda: live_readings(sink, datetime.fromtimestamp(restarted)) >= 3, 30, 0.5,
+                 "live readings after the restart")
+        assert stored_from(sink) == first_stored
+        assert_counters_continue(sink)
+    finally:
+        out = demo.stop()
+    assert f"history: {days}." not in out, out
+
+
+def live_readings(sink: SqliteSink, since: datetime) -> int:
+    """The fewest readings after `since` of any meter."""
+    ms = int(since.timestamp() * 1000)
+    return min(len(sink.series("demo-park", m, qs[0], ms, 2**62)) for m, qs in COUNTERS.items())
+
+
+def stored_from(sink: SqliteSink) -> int:
+    return min(sink.neighbours("demo-park", m, qs[0], 0)[1][0] for m, qs in COUNTERS.items())
+
+
+def assert_counters_continue(sink: SqliteSink) -> None:
+    """Every counter never goes down and never rises faster than twice its fastest quarter hour."""
+    for meter, quantities in COUNTERS.items():
+        for q in quantities:
+            series = sink.series("demo-park", meter, q, 0, 2**62)
+            steps = [(t1 - t0, v1 - v0) for (t0, v0), (t1, v1) in zip(series, series[1:], strict=False)]
+            assert all(dv >= 0 for _, dv in steps), (meter, q, [s for s in steps if s[1] < 0][:5])
+            quarter = max((dv / dt for dt, dv in steps if dt == 900_000), default=0.0)
+            too_fast = [(dt, dv) for dt, dv in steps if dv > 2 * quarter * dt + 1e-6]
+            assert not too_fast, (meter, q, quarter, too_fast[:5])
+
+
+def test_ctrl_c_during_the_history_stops_the_demo_cleanly(tmp_path):
+    demo = Demo(tmp_path, "--history-days", "300")
+    wait_for(lambda: demo.get("/parks"), 60, 0.5, "demo API up")
+    demo.line("history: simulating", 30)
+    stopped = time.monotonic()
+    out = demo.stop()
+    assert time.monotonic() - stopped < 20, out
+    assert "figures complete" not in out
