@@ -35,12 +35,8 @@ def test_realtime_is_computed_once_per_change(platform):
 
 
 def test_many_open_streams_share_one_broadcaster(platform):
-    port = free_port()
-    server = api_server(platform.app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 10, message="uvicorn started")
-    url = f"http://127.0.0.1:{port}/api/v1/parks/{PARK}/stream"
+    server, thread, base = _served(platform)
+    url = f"{base}/api/v1/parks/{PARK}/stream"
     headers = {"Authorization": f"Bearer {platform.keys['read']}"}
     streams = 30
     received: list[list[dict]] = [[] for _ in range(streams)]
