@@ -173,7 +173,7 @@ class Rollup:
             row = stored.pop(iv.start, None)
             if row is not None and (row.amount, row.completeness, row.estimated) == (iv.energy, iv.completeness,
                                                                                       iv.estimated) \
-                    and row.flags.replace(REVISED_AFTER_FINAL, "").strip(",") == flags:
+                    and set(filter(None, row.flags.split(","))) - {REVISED_AFTER_FINAL} == set(iv.flags):
                 stats.intervals_unchanged += 1
                 continue
             day = local_day(iv.start, park.zone)
