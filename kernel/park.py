@@ -6,6 +6,7 @@ file describes the park for every service.
 """
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -118,11 +119,13 @@ class Park(Frozen):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @cached_property
+    def _meters_by_id(self) -> dict[str, Meter]:
+        return {m.id: m for m in self.meters}
+
     def meter(self, meter_id: str) -> Meter:
-        for m in self.meters:
-            if m.id == meter_id:
-                return m
-        raise KeyError(meter_id)
+        """The meter of that id (KeyError if none): a dict look-up, called per meter and bucket."""
+        return self._meters_by_id[meter_id]
 
 
 def _unique(what: str, ids: list[str]) -> None:
