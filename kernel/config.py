@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from lingtan.kernel.park import Frozen, Ident, Park
 
@@ -21,9 +21,14 @@ class ConfigError(ValueError):
 
 
 class Bus(Frozen):
-    """One Modbus line of a gateway: a TCP endpoint or an RS-485 serial port."""
+    """One line of a gateway: a TCP endpoint or an RS-485 serial port, speaking Modbus or DL/T 645.
+
+    A DL/T 645 bus defaults to the standard's serial settings, 2400 baud, 8 data bits, even
+    parity, 1 stop bit (DL/T 645-2007 4.1); `rtu_over_tcp` (or `tcp`) is a transparent
+    serial-to-TCP converter passing the frames through."""
 
     id: Ident
+    protocol: Literal["modbus", "dlt645"] = "modbus"
     transport: Literal["tcp", "rtu", "rtu_over_tcp"] = "tcp"
     host: str = "127.0.0.1"
     port: int = Field(502, ge=1, le=65535)
@@ -33,6 +38,16 @@ class Bus(Frozen):
     stopbits: Literal[1, 2] = 1
     timeout_s: float = Field(1.0, gt=0, le=60)
     retries: int = Field(1, ge=0, le=10)
+    preamble: int = Field(4, ge=0, le=4, description="dlt645: FEH wake-up bytes before each request")
+    time_sync: bool = Field(False, description="dlt645: broadcast the gateway's time (08H) once a day "
+                            "(docs/gateway.md, Time sync)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dlt645_serial_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("protocol") == "dlt645":
+            data = {"baudrate": 2400, "parity": "E", **data}
+        return data
 
     @model_validator(mode="after")
     def _serial_needs_port(self) -> "Bus":
@@ -108,12 +123,46 @@ class Sink(Frozen):
 
 class Ingest(Frozen):
     client_id: Ident = "lingtan-ingest"
+    workers: int = Field(1, ge=1, le=64, description="worker connections (`lingtan ingest --workers`, "
+                         "`--partition I/N`); each is its own broker user, made by `lingtan mqtt-auth`")
     mqtt: Credentials = Credentials()
     shared_group: Ident | None = Field("ingest", description="MQTT v5 shared-subscription group")
     sink: Sink = Sink()
     max_payload_bytes: int = Field(1_048_576, ge=1024)
+    max_clock_ahead_s: float | None = Field(
+        300, gt=0, description="a readings message with a reading stamped more than this far ahead of the time "
+        "ingest receives it is dead-lettered (docs/ingest.md, Time policy); the dashboard flags a gateway "
+        "whose clock is off by more; none: no limit (a simulated park running faster than real time)")
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus /metrics port; none: off")
     metrics_host: str = Field("127.0.0.1", description="address the /metrics server binds")
+
+    @property
+    def logs_in(self) -> bool:
+        """Whether ingest authenticates to the broker (`mqtt.username` or `mqtt.password_env` set)."""
+        return self.mqtt.username is not None or self.mqtt.password_env is not None
+
+    def worker_user(self, worker: int = 0) -> str:
+        """Broker user of worker `worker` of `workers`: `mqtt.username` (default `client_id`), and with
+        several workers `<that>-<worker>`. The broker binds each user to one session (Mosquitto's
+        `use_username_as_clientid`), so the worker also presents this name as its client id."""
+        if not 0 <= worker < self.workers:
+            raise ConfigError(f"ingest worker {worker}: ingest.workers = {self.workers} gives workers "
+                              f"0..{self.workers - 1}")
+        base = self.mqtt.username or self.client_id
+        return base if self.workers == 1 else f"{base}-{worker}"
+
+    def worker_password(self, worker: int = 0) -> str | None:
+        """The secret of `worker_user(worker)`: the variable `mqtt.password_env`, and with several
+        workers `<that>_<worker>` (each worker its own secret, as `lingtan mqtt-auth` wrote them)."""
+        env = self.mqtt.password_env
+        if env is None:
+            return None
+        name = env if self.workers == 1 else f"{env}_{worker}"
+        value = os.environ.get(name)
+        if value is None:
+            raise ConfigError(f"environment variable {name} (ingest.mqtt.password_env, worker {worker} of "
+                              f"ingest.workers = {self.workers}) is not set")
+        return value
 
 
 class Store(Frozen):
@@ -134,7 +183,21 @@ class Api(Frozen):
     port: int = Field(8000, ge=1, le=65535)
     demo_open: bool = Field(False, description="DEMO ONLY: requests without credentials get every scope on every park")
     session_hours: float = Field(12, gt=0, le=24 * 30, description="dashboard login lifetime")
-    cookie_secure: bool = Field(False, description="mark the session cookie Secure (set when served over HTTPS)")
+    cookie_secure: bool = Field(False, description="always mark the session cookie Secure (set when served over HTTPS)")
+    trusted_proxies: list[str] = Field(
+        [], description="addresses (or networks, 10.0.0.0/8) of reverse proxies whose X-Forwarded-Proto and "
+        "X-Forwarded-For are believed; the session cookie is Secure when the request came over https")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r}: not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+        return value
 
 
 class Simulator(Frozen):
@@ -149,6 +212,152 @@ class Simulator(Frozen):
         "default: seeded defaults")
 
 
+AlarmRuleKind = Literal["meter_no_data", "gateway_offline", "gateway_spool", "gateway_clock", "counter_events",
+                        "completeness_day", "completeness_month", "dead_letters", "power", "projection_off_track"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class AlarmRule(Frozen):
+    """One alarm rule (docs/alarms.md): when it holds, for how long, how bad, how it clears."""
+
+    rule: AlarmRuleKind
+    enabled: bool = True
+    severity: Severity = "warning"
+    threshold: float | None = Field(None, description="meter_no_data: missed polls; gateway_spool: readings "
+                                    "waiting; gateway_clock: seconds; "
+                                    "completeness_*: share 0..1; dead_letters: per window; power: kW")
+    window_s: float = Field(3600, gt=0, description="dead_letters, counter_events: the look-back window")
+    for_s: float = Field(0, ge=0, description="the condition must hold this long before the alarm is raised")
+    clear_s: float = Field(0, ge=0, description="the condition must be gone this long before the alarm clears; "
+                           "coming back sooner counts a flap on the same alarm")
+    meters: list[Ident] = Field([], description="power: the meters watched (default: the park's grid meters)")
+
+
+DEFAULT_ALARM_RULES: tuple[AlarmRule, ...] = (
+    AlarmRule(rule="meter_no_data", threshold=3, clear_s=300),
+    AlarmRule(rule="gateway_offline", severity="critical", clear_s=60),
+    AlarmRule(rule="gateway_spool", threshold=100_000),
+    AlarmRule(rule="gateway_clock", threshold=300, clear_s=600),
+    AlarmRule(rule="counter_events", severity="info", window_s=86400),
+    AlarmRule(rule="completeness_day", threshold=0.9, severity="info"),
+    AlarmRule(rule="completeness_month", threshold=0.9),
+    AlarmRule(rule="dead_letters", threshold=10, window_s=3600),
+    AlarmRule(rule="power", enabled=False, for_s=900, clear_s=900),
+    AlarmRule(rule="projection_off_track", severity="critical"),
+)
+
+
+class AlarmChannel(Frozen):
+    """Where notifications go. Secrets (webhook URL with its key, signing secret, SMTP password) come from
+    the environment (`*_env`) or a file (`*_file`), never from this file, and are never logged."""
+
+    id: Ident
+    kind: Literal["webhook", "email", "wecom", "dingtalk", "feishu"]
+    url: str | None = Field(None, description="webhook URL (for wecom/dingtalk/feishu prefer url_env: "
+                            "it holds the key)")
+    url_env: str | None = None
+    url_file: str | None = None
+    secret_env: str | None = Field(None, description="webhook: HMAC key; dingtalk/feishu: the robot's signing secret")
+    secret_file: str | None = None
+    min_severity: Severity = "info"
+    rules: list[AlarmRuleKind] = Field([], description="only these rules (default: all)")
+    parks: list[Ident] = Field([], description="only these parks (default: all)")
+    quiet_hours: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                    description="park-local HH:MM-HH:MM: below critical waits until it ends")
+    language: Literal["zh", "en"] = "zh"
+    digest_s: float | None = Field(None, ge=60, description="info notices are sent together, one digest at "
+                                   "every multiple of this many seconds (UTC); none: one message each")
+    timeout_s: float = Field(5, gt=0, le=60)
+    max_attempts: int = Field(8, ge=1, le=100)
+    # email
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    ca_file: str | None = Field(None, description="email: CA certificate(s) trusted for STARTTLS (default: system)")
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    sender: str | None = None
+    to: list[str] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> "AlarmChannel":
+        if self.kind == "email":
+            if not self.to or not self.sender:
+                raise ValueError(f"alarm channel {self.id!r}: kind email needs sender and to")
+        elif sum(x is not None for x in (self.url, self.url_env, self.url_file)) != 1:
+            raise ValueError(f"alarm channel {self.id!r}: kind {self.kind} needs exactly one of url, url_env, url_file")
+        if self.kind in ("dingtalk", "feishu", "webhook") and self.secret_env and self.secret_file:
+            raise ValueError(f"alarm channel {self.id!r}: give secret_env or secret_file, not both")
+        return self
+
+    def secret(self, name: str) -> str | None:
+        """The secret `name` (url, secret, password) from its `_env` variable or `_file`; never logged."""
+        env, file = getattr(self, f"{name}_env"), getattr(self, f"{name}_file")
+        if env is not None:
+            value = os.environ.get(env)
+            if value is None:
+                raise ConfigError(f"environment variable {env} (alarms.channels[{self.id}].{name}_env) is not set")
+            return value
+        if file is not None:
+            try:
+                with open(file, encoding="utf-8") as f:
+                    return f.read().strip()
+            except OSError as exc:
+                raise ConfigError(f"alarms.channels[{self.id}].{name}_file = {file!r}: {exc.strerror}") from None
+        return getattr(self, name, None) if name == "url" else None
+
+
+class Alarms(Frozen):
+    """The alarm evaluator (`lingtan alarms`, docs/alarms.md)."""
+
+    interval_s: float = Field(30, gt=0, description="how often the rules are evaluated")
+    rules: list[AlarmRule] = Field(list(DEFAULT_ALARM_RULES), description="rules of every park; a rule kind "
+                                   "not listed keeps its default, a field not given keeps its kind's default")
+    parks: dict[Ident, list[AlarmRule]] = Field({}, description="per park: rules replacing those of the same kind")
+    channels: list[AlarmChannel] = []
+    mqtt: Credentials = Field(Credentials(), description="broker login of the status listener (gateway last wills)")
+    client_id: Ident = "lingtan-alarms"
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus /metrics port; none: off")
+    metrics_host: str = Field("127.0.0.1", description="address the /metrics server binds")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: Any) -> Any:
+        """A rule given in the file changes only the fields it names; the rest keep its kind's default."""
+        if not isinstance(data, dict):
+            return data
+        defaults = {r.rule: r.model_dump() for r in DEFAULT_ALARM_RULES}
+
+        def merged(rules: Any) -> Any:
+            if not isinstance(rules, list):
+                return rules
+            return [{**defaults[r["rule"]], **r} if isinstance(r, dict) and r.get("rule") in defaults else r
+                    for r in rules]
+        data = dict(data)
+        if "rules" in data:
+            data["rules"] = merged(data["rules"])
+        if isinstance(data.get("parks"), dict):
+            data["parks"] = {k: merged(v) for k, v in data["parks"].items()}
+        return data
+
+    @field_validator("rules")
+    @classmethod
+    def _one_per_kind(cls, value: list[AlarmRule]) -> list[AlarmRule]:
+        kinds = [r.rule for r in value]
+        for k in kinds:
+            if kinds.count(k) > 1:
+                raise ValueError(f"rule {k!r} is listed twice")
+        return value
+
+    def rules_of(self, park_id: str) -> list[AlarmRule]:
+        """The park's effective rules: defaults, then `rules`, then `parks[park_id]`, by kind."""
+        by_kind = {r.rule: r for r in DEFAULT_ALARM_RULES}
+        by_kind.update({r.rule: r for r in self.rules})
+        by_kind.update({r.rule: r for r in self.parks.get(park_id, [])})
+        return list(by_kind.values())
+
+
 class Config(Frozen):
     version: Literal[1] = 1
     parks: list[Park]
@@ -159,6 +368,7 @@ class Config(Frozen):
     accounting: Accounting = Accounting()
     api: Api = Api()
     simulator: Simulator = Simulator()
+    alarms: Alarms = Alarms()
 
     @model_validator(mode="after")
     def _references(self) -> "Config":
@@ -179,8 +389,17 @@ class Config(Frozen):
                     raise ValueError(f"meter {m.id!r}: gateway {m.gateway!r} is not declared")
                 if g.park != p.id:
                     raise ValueError(f"meter {m.id!r}: gateway {g.id!r} belongs to park {g.park!r}")
-                if m.modbus.bus not in {b.id for b in g.buses}:
+                bus = next((b for b in g.buses if b.id == m.modbus.bus), None)
+                if bus is None:
                     raise ValueError(f"meter {m.id!r}: gateway {g.id!r} has no bus {m.modbus.bus!r}")
+                _speaks(m, bus)
+        for park_id in self.alarms.parks:
+            if park_id not in parks:
+                raise ValueError(f"alarms.parks: park {park_id!r} is not declared")
+        for ch in self.alarms.channels:
+            for park_id in ch.parks:
+                if park_id not in parks:
+                    raise ValueError(f"alarms.channels[{ch.id}].parks: park {park_id!r} is not declared")
         self._messages_fit()
         return self
 
@@ -212,6 +431,21 @@ class Config(Frozen):
             if g.id == gateway_id:
                 return g
         raise KeyError(gateway_id)
+
+
+def _speaks(meter: Any, bus: Bus) -> None:
+    """A meter's profile and address must be of its bus's protocol."""
+    from lingtan.kernel.profile import load  # the profile module imports this one
+
+    protocol = load(meter.profile).protocol
+    if protocol != bus.protocol:
+        raise ValueError(f"meter {meter.id!r}: profile {meter.profile!r} is a {protocol} profile, "
+                         f"bus {bus.id!r} speaks {bus.protocol}")
+    if bus.protocol == "modbus" and "unit" not in meter.modbus.model_fields_set:
+        raise ValueError(f"meter {meter.id!r}: on Modbus bus {bus.id!r} it needs modbus.unit (1-247)")
+    if bus.protocol == "dlt645" and meter.modbus.address is None:
+        raise ValueError(f"meter {meter.id!r}: on DL/T 645 bus {bus.id!r} it needs modbus.address, "
+                         "the meter address from its nameplate (12 digits)")
 
 
 MESSAGE_BYTES = 256  # a readings message's envelope: version, park, gateway, sent_at

@@ -2,7 +2,9 @@
 
 The JSON Schemas below are the contract (docs/contract.md explains them; docs/contract.schema.json
 is generated from them and checked in CI). `validate_readings` and `validate_status` run the
-schema itself, compiled once, so code and document cannot drift apart.
+schema itself, compiled once, so code and document cannot drift apart. One rule on top: JSON
+Schema counts 1.0 as an "integer" (and Python counts true as 1), the wire does not; every integer
+field (seq, v, counts) must be a JSON integer literal.
 """
 
 from datetime import UTC, datetime
@@ -62,7 +64,8 @@ READING_SCHEMA: dict[str, Any] = {
     "properties": {
         "meter": {"type": "string", "pattern": IDENT},
         "ts": {"type": "string", "pattern": UTC_TIME, "description": "measurement time, UTC"},
-        "seq": {"type": "integer", "minimum": 0, "description": "per-gateway sequence number"},
+        "seq": {"type": "integer", "minimum": 0,
+                "description": "per-gateway sequence number, a JSON integer (1, not 1.0)"},
         "values": {
             "type": "object",
             "minProperties": 1,
@@ -147,17 +150,46 @@ class ContractError(ValueError):
     """A payload that does not follow the contract; the message names the field and value."""
 
 
+def _integers(schema: dict[str, Any]):
+    """A checker that every value the schema calls an integer (or an integer const) is a JSON
+    integer: 1.0 and true pass JSON Schema's "integer" and `== 1`, yet InfluxDB's `seq=1.0i`
+    is a syntax error. None if the schema has no integer; subtrees without one are skipped."""
+    if schema.get("type") == "integer" or type(schema.get("const")) is int:
+        def check(value, path):
+            if type(value) is not int:
+                raise ContractError(f"{path or '(message)'} = {value!r}: it must be an integer (1, not 1.0 or true)")
+        return check
+    fields = {name: c for name, sub in schema.get("properties", {}).items() if (c := _integers(sub)) is not None}
+    item = _integers(schema["items"]) if isinstance(schema.get("items"), dict) else None
+    if not fields and item is None:
+        return None
+
+    def walk(value, path):
+        if type(value) is dict:
+            for name, c in fields.items():
+                if name in value:
+                    c(value[name], f"{path}.{name}" if path else name)
+        elif type(value) is list and item is not None:
+            for i, v in enumerate(value):
+                item(v, f"{path}[{i}]")
+    return walk
+
+
 def _compiled(schema: dict[str, Any]):
     check = fastjsonschema.compile(schema)
+    integers = _integers(schema)
 
     def validate(payload: Any) -> Any:
         try:
-            return check(payload)
+            payload = check(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             path = exc.name.replace("data", "", 1) or "(message)"
             value = exc.value
             shown = f"<{type(value).__name__}>" if isinstance(value, (dict, list)) else repr(value)
             raise ContractError(f"{path.lstrip('.')} = {shown}: {exc.message.replace(exc.name, 'it')}") from exc
+        if integers is not None:
+            integers(payload, "")
+        return payload
 
     return validate
 

@@ -57,6 +57,23 @@ def next_first_day(d: date, kind: PeriodKind) -> date:
     return date(d.year + 1, 1, 1)
 
 
+def month_spans(first: date, last: date) -> tuple[list[date], list[tuple[date, date]]]:
+    """Local days [first, last] as whole months (their first days) and the day ranges left at
+    either end, so that a sum over them reads monthly aggregates where it can."""
+    months, days = [], []
+    d = first
+    while d <= last:
+        month = first_day(d, PeriodKind.MONTH)
+        following = next_first_day(month, PeriodKind.MONTH)
+        end = following - timedelta(days=1)
+        if d == month and end <= last:
+            months.append(month)
+        else:
+            days.append((d, min(end, last)))
+        d = following
+    return months, days
+
+
 def label(d: date, kind: PeriodKind) -> str:
     """"2025-03-01", "2025-03" or "2025"."""
     return {PeriodKind.DAY: d.isoformat(), PeriodKind.MONTH: f"{d:%Y-%m}", PeriodKind.YEAR: f"{d:%Y}"}[kind]

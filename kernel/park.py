@@ -32,13 +32,14 @@ class Role(StrEnum):
     GREEN_DIRECT = "green_direct"  # 绿电直连: direct-supplied non-fossil power into the park
     PV = "pv"  # on-site photovoltaic generation
     WIND = "wind"  # on-site wind generation
+    FOSSIL_GENERATION = "fossil_generation"  # on-site gas/diesel/coal genset or CHP: export = power delivered
     STORAGE = "storage"  # battery: import = charge, export = discharge
     SUPPLY = "supply"  # boundary supply of a non-electric carrier (gas, heat, water main)
     ENTERPRISE = "enterprise"  # consumption sub-meter of one enterprise
     LOAD = "load"  # other consumption sub-meter (public, EV chargers, ...)
 
 
-GENERATION_ROLES = frozenset({Role.PV, Role.WIND})
+GENERATION_ROLES = frozenset({Role.PV, Role.WIND})  # on-site renewable generation
 
 
 class Frozen(BaseModel):
@@ -52,10 +53,19 @@ class Enterprise(Frozen):
 
 
 class ModbusAddress(Frozen):
-    """Where a meter answers: which bus of its gateway and which Modbus unit id."""
+    """Where a meter answers: which bus of its gateway and which Modbus unit id (or, on a
+    DL/T 645 bus, which meter address: the 12-digit number on the nameplate)."""
 
     bus: Ident
-    unit: int = Field(ge=0, le=247)
+    unit: int = Field(0, ge=0, le=247)
+    address: str | None = Field(None, pattern=r"^[0-9]{1,12}$", description="DL/T 645 meter address (dlt645 buses)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_or_address(cls, data):
+        if isinstance(data, dict) and "unit" not in data and "address" not in data:
+            raise ValueError("give the Modbus unit (unit: 1-247) or the DL/T 645 meter address (address: 12 digits)")
+        return data
 
 
 class Meter(Frozen):
@@ -76,7 +86,8 @@ class Meter(Frozen):
     def in_balance(self) -> bool:
         """Whether the meter measures a flow of the park energy balance: a boundary meter, on-site
         generation or storage (sub-meters measure inside the boundary and only split it)."""
-        return self.boundary or self.role in GENERATION_ROLES or self.role is Role.STORAGE
+        return (self.boundary or self.role in GENERATION_ROLES
+                or self.role in (Role.STORAGE, Role.FOSSIL_GENERATION))
 
 
 class Park(Frozen):

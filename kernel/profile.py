@@ -4,6 +4,11 @@ A profile is a YAML file in kernel/profiles/ naming the datasheet it comes from.
 entry maps a Modbus address onto one contract quantity with its data type, word and byte order
 and scale; the engineering unit after scaling must be the quantity's own unit, so a profile that
 would publish W as kW is rejected at load time.
+
+A DL/T 645 profile (`protocol: dlt645`) maps data identifiers instead: each entry names the
+identifier (DI3..DI0, or DI1 DI0 for DL/T 645-1997), its BCD format from the standard's data
+dictionary (XXXXXX.XX) and whether the value is secondary (behind current or voltage
+transformers, multiplied by the ratios the meter reports under the profile's `ratios`).
 """
 
 import math
@@ -16,6 +21,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lingtan.kernel import dlt645
 from lingtan.kernel import registers as codec
 from lingtan.kernel.config import format_errors
 from lingtan.kernel.quantities import QUANTITIES
@@ -27,6 +33,14 @@ _SF_NOT_IMPLEMENTED = 0x8000  # SunSpec sunssf "not implemented"; 10**-32768 wou
 
 class ProfileError(ValueError):
     """A profile file that cannot be used."""
+
+
+def _check_quantity(quantity: str, unit: str) -> None:
+    q = QUANTITIES.get(quantity)
+    if q is None:
+        raise ValueError(f"quantity {quantity!r} is not in the contract vocabulary")
+    if unit != q.unit:
+        raise ValueError(f"{quantity}: unit {unit!r} after scaling, contract unit is {q.unit!r}")
 
 
 class Register(BaseModel):
@@ -45,11 +59,7 @@ class Register(BaseModel):
 
     @model_validator(mode="after")
     def _known_quantity(self) -> "Register":
-        q = QUANTITIES.get(self.quantity)
-        if q is None:
-            raise ValueError(f"quantity {self.quantity!r} is not in the contract vocabulary")
-        if self.unit != q.unit:
-            raise ValueError(f"{self.quantity}: unit {self.unit!r} after scaling, contract unit is {q.unit!r}")
+        _check_quantity(self.quantity, self.unit)
         return self
 
     @property
@@ -60,6 +70,7 @@ class Register(BaseModel):
 class Profile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    protocol: Literal["modbus"] = "modbus"
     name: str
     title: str
     source: str = Field(min_length=8, description="datasheet or standard the map comes from")
@@ -83,6 +94,110 @@ class Profile(BaseModel):
     def pdu_address(self, address: int) -> int:
         """Address on the wire (0-based PDU offset) of a datasheet address."""
         return address - self.addressing
+
+
+class Identifier(BaseModel):
+    """One DL/T 645 data item: identifier, BCD format, unit, and transformer ratios applied."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quantity: str
+    di: str = Field(pattern=r"^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{4})$", description="DI3..DI0 (2007) or DI1 DI0 (1997)")
+    format: str = Field(description="as in the standard's dictionary: XXXXXX.XX, XX.XXXX, X.XXX")
+    signed: bool = Field(False, description="the top bit of the highest byte is a sign (powers, currents, PF)")
+    scale: float = 1.0  # engineering value = BCD value * scale (* ratios)
+    unit: str
+    secondary: Literal["none", "ct", "vt", "ct_vt"] = Field(
+        "none", description="value measured behind transformers: multiplied by those ratios")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "Identifier":
+        _check_quantity(self.quantity, self.unit)  # the same rule as for Modbus registers
+        dlt645.parse_format(self.format, self.signed)
+        return self
+
+    @property
+    def fmt(self) -> dlt645.Format:
+        return dlt645.parse_format(self.format, self.signed)
+
+    @property
+    def type(self) -> str:
+        return "bcd"
+
+
+class Ratios(BaseModel):
+    """Where the meter keeps its transformer ratios (DL/T 645-2007 04000306 CT, 04000307 VT)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ct: str = Field("04000306", pattern=r"^[0-9A-Fa-f]{8}$")
+    vt: str = Field("04000307", pattern=r"^[0-9A-Fa-f]{8}$")
+    format: str = "XXXXXX"
+
+
+class Dlt645Profile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    protocol: Literal["dlt645"]
+    name: str
+    title: str
+    source: str = Field(min_length=8, description="standard or manual the map comes from")
+    version: Literal[2007, 1997] = 2007
+    ratios: Ratios | None = Field(None, description="read CT/VT ratios from the meter for secondary values")
+    identifiers: list[Identifier]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Dlt645Profile":
+        names = [i.quantity for i in self.identifiers]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"quantities mapped twice: {sorted(dup)}")
+        width = 8 if self.version == 2007 else 4
+        for i in self.identifiers:
+            if len(i.di) != width:
+                raise ValueError(f"{i.quantity}: identifier {i.di!r} has {len(i.di)} hex digits, "
+                                 f"DL/T 645-{self.version} uses {width}")
+            if i.secondary != "none" and self.ratios is None:
+                raise ValueError(f"{i.quantity}: secondary {i.secondary!r} needs the profile's `ratios`")
+        return self
+
+    @property
+    def registers(self) -> list[Identifier]:
+        """The items, under the Modbus profiles' name (counted for message sizes, listed per quantity)."""
+        return self.identifiers
+
+
+AnyProfile = Profile | Dlt645Profile
+
+
+def decode_dlt645(profile: Dlt645Profile, raw: Mapping[str, bytes], ct: float = 1.0, vt: float = 1.0
+                  ) -> dict[str, float]:
+    """Engineering values from the value bytes of each identifier (as read), with the ratios
+    applied to secondary values; identifiers the meter did not have are left out."""
+    factor = {"none": 1.0, "ct": ct, "vt": vt, "ct_vt": ct * vt}
+    values: dict[str, float] = {}
+    for item in profile.identifiers:
+        data = raw.get(item.di.upper())
+        if data is None:
+            continue
+        try:
+            value = dlt645.decode_value(data, item.fmt) * item.scale * factor[item.secondary]
+        except dlt645.FrameError as exc:
+            raise ValueError(f"{profile.name}: {item.quantity} (DI {item.di}): {exc}") from exc
+        values[item.quantity] = value
+    return values
+
+
+def encode_dlt645(profile: Dlt645Profile, values: Mapping[str, float], ct: float = 1.0, vt: float = 1.0
+                  ) -> dict[str, bytes]:
+    """Value bytes per identifier as the meter would answer (secondary values divided by the ratios)."""
+    factor = {"none": 1.0, "ct": ct, "vt": vt, "ct_vt": ct * vt}
+    out: dict[str, bytes] = {}
+    for item in profile.identifiers:
+        if item.quantity in values:
+            out[item.di.upper()] = dlt645.encode_value(values[item.quantity] / item.scale / factor[item.secondary],
+                                                       item.fmt)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,15 +278,17 @@ def encode(profile: Profile, values: dict[str, float], sf: int | Mapping[int, in
     return out
 
 
-def parse_profile(data: object, source: str) -> Profile:
+def parse_profile(data: object, source: str) -> AnyProfile:
     try:
+        if isinstance(data, dict) and data.get("protocol") == "dlt645":
+            return Dlt645Profile.model_validate(data)
         return Profile.model_validate(data)
     except ValidationError as exc:
         raise ProfileError(format_errors(exc, source)) from exc
 
 
 @cache
-def load(name: str) -> Profile:
+def load(name: str) -> AnyProfile:
     """The shipped profile of that name (kernel/profiles/NAME.yaml)."""
     path = resources.files("lingtan.kernel.profiles") / f"{name}.yaml"
     if not path.is_file():
@@ -188,6 +305,12 @@ def counter_modulus(profile: Profile, quantity: str) -> float | None:
     With a SunSpec scale factor the modulus depends on the live exponent, so it is not known
     statically (None): the interval engine then treats a drop as a reset.
     """
+    if isinstance(profile, Dlt645Profile):  # a BCD counter of n digits wraps at 10**n units
+        for item in profile.identifiers:
+            if item.quantity == quantity:
+                fmt = item.fmt
+                return 10 ** (fmt.digits - fmt.decimals) * abs(item.scale) if item.secondary == "none" else None
+        return None
     for reg in profile.registers:
         if reg.quantity == quantity:
             if codec.is_float(reg.type) or reg.sf_address is not None:
