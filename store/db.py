@@ -12,19 +12,20 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.orm import Session, sessionmaker
+logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic logs its plugins at import
 
-from lingtan.store.partitions import ensure_ahead
+from alembic import command  # noqa: E402
+from alembic.config import Config as AlembicConfig  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from lingtan.store.partitions import ensure_ahead  # noqa: E402
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x4C54_0001  # pg_advisory_lock key: "LT" + 1
 log = logging.getLogger(__name__)
-logging.getLogger("alembic").setLevel(logging.WARNING)  # we log one line per upgrade instead
 
 
 def make_engine(url: str, *, migrate: bool = True) -> Engine:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     event,
@@ -41,7 +42,22 @@ class DeadLetter(Base):
     park: Mapped[str | None] = mapped_column(String(64), index=True)
     gateway: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
-    payload: Mapped[str] = mapped_column(Text)  # raw, decoded as UTF-8 with replacement
+    # The payload as text: UTF-8, with NUL and bytes that are not UTF-8 written as \x.. escapes
+    # (PostgreSQL text holds neither). Where that text is not the payload's exact decoding,
+    # `payload_raw` holds the bytes themselves (else NULL). Both cut at 64 KiB.
+    payload: Mapped[str] = mapped_column(Text)
+    payload_raw: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class GatewayClock(Base):
+    """How far a gateway's clock is from ingest's: its last readings message's `sent_at` minus the
+    time ingest received it (positive: the gateway is ahead; queueing delay makes it look behind)."""
+
+    __tablename__ = "gateway_clock"
+    park: Mapped[str] = mapped_column(String(64), primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(64), primary_key=True)
+    offset_s: Mapped[float] = mapped_column(Float)
+    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Latest(Base):
@@ -241,3 +257,67 @@ def _assign_revisions(session: Session, _context, _instances) -> None:
         .values(value=RevisionCounter.value + len(rows)).returning(RevisionCounter.value)).scalar_one()
     for i, row in enumerate(rows):
         row.revision = top - len(rows) + 1 + i
+
+
+class Alarm(Revisioned, Base):
+    """One alarm of a park (docs/alarms.md): a rule's condition on one subject (meter, gateway, park).
+
+    `state` runs pending (condition seen, `for_s` not yet over) → raised → acknowledged → cleared;
+    at most one row per (park, rule, subject) is not cleared. `clearing_since` is when the condition
+    last went away; if it comes back before `clear_s` the alarm stays and `flaps` counts it.
+    Revisioned, so the city platform syncs alarms like intervals.
+    """
+
+    __tablename__ = "alarm"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))  # meter or gateway id, or the park id
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # condition first seen
+    raised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    clearing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    flaps: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_alarm_park_revision", "park", "revision"),
+                      Index("ix_alarm_open", "park", "rule", "subject", "state"))
+
+
+class AlarmNotification(Base):
+    """One notification of one alarm event to one channel: the outbox, retried with backoff."""
+
+    __tablename__ = "alarm_notification"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alarm_id: Mapped[int] = mapped_column(Integer, index=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))  # raised, cleared
+    status: Mapped[str] = mapped_column(String(16))  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_alarm_notification_due", "status", "next_at"),)
+
+
+class GatewayStatus(Base):
+    """A gateway's last status message (retained, and its MQTT last will): online or offline."""
+
+    __tablename__ = "gateway_status"
+    park: Mapped[str] = mapped_column(String(64), primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the message's own time
+    spooled: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    dropped: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    spool_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

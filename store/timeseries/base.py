@@ -24,6 +24,40 @@ Sample = tuple[int, float]
 """One stored value: (UTC epoch milliseconds, value)."""
 
 
+class WindowRead(NamedTuple):
+    """A batch read's request for one meter: its `quantities` with start_ms <= time < end_ms."""
+
+    meter: str
+    quantities: tuple[str, ...]
+    start_ms: int
+    end_ms: int
+
+
+class WindowSamples(NamedTuple):
+    """What a batch read returns for one (meter, quantity) of a WindowRead."""
+
+    before: Sample | None  # the last sample before start_ms, if within the look-back; else None
+    samples: list[Sample]  # start_ms <= time < end_ms, oldest first
+    after: Sample | None  # the first sample at or after end_ms (None: there is none at all)
+
+
+def windows_one_by_one(store: "TimeSeriesStore", park: str, reads: list[WindowRead],
+                       look_back_ms: int) -> list[dict[str, WindowSamples]]:
+    """`TimeSeriesStore.read_windows` from the per-counter reads: what every batch read must equal
+    (the tests hold them equal on each real store)."""
+    out = []
+    for r in reads:
+        got = {}
+        for q in r.quantities:
+            before, _ = store.neighbours(park, r.meter, q, r.start_ms)
+            _, after = store.neighbours(park, r.meter, q, r.end_ms)
+            if before is not None and before[0] < r.start_ms - look_back_ms:
+                before = None
+            got[q] = WindowSamples(before, store.series(park, r.meter, q, r.start_ms, r.end_ms), after)
+        out.append(got)
+    return out
+
+
 class TimeSeriesStore(Protocol):
     """What ingest writes to and the accounting service reads from (SQLite, InfluxDB 1.x, the
     v2 write API with InfluxQL or VictoriaMetrics read-back)."""
@@ -41,6 +75,12 @@ class TimeSeriesStore(Protocol):
 
     def neighbours(self, park: str, meter: str, quantity: str, ts_ms: int) -> tuple[Sample | None, Sample | None]:
         """The last sample before ts_ms and the first at or after it (None where there is none)."""
+
+    def read_windows(self, park: str, reads: list[WindowRead], look_back_ms: int) -> list[dict[str, WindowSamples]]:
+        """For each read, per quantity: the last sample in [start_ms - look_back_ms, start_ms), the
+        samples in [start_ms, end_ms) and the first at or after end_ms, in as few round trips as
+        the store allows (the accounting service reads a park's pass with one call). The result
+        is in the order of `reads`; it equals `windows_one_by_one` on the same data."""
 
     def close(self) -> None: ...
 

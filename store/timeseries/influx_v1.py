@@ -3,7 +3,7 @@
 import httpx
 
 from lingtan.kernel.config import Sink
-from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_bodies
+from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, WindowRead, WindowSamples, line_bodies
 from lingtan.store.timeseries.influxql import InfluxQLReader
 
 
@@ -42,6 +42,10 @@ class InfluxV1Sink:
 
     def neighbours(self, park: str, meter: str, quantity: str, ts_ms: int):
         return self.reader.neighbours(park, meter, quantity, ts_ms)
+
+    def read_windows(self, park: str, reads: list[WindowRead], look_back_ms: int) -> list[dict[str, WindowSamples]]:
+        """See TimeSeriesStore.read_windows."""
+        return self.reader.read_windows(park, reads, look_back_ms)
 
     def close(self) -> None:
         self.http.close()

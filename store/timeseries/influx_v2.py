@@ -18,7 +18,7 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from lingtan.kernel.config import Sink
-from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, line_bodies
+from lingtan.store.timeseries.base import Row, SinkRejected, SinkUnavailable, WindowRead, WindowSamples, line_bodies
 from lingtan.store.timeseries.influxql import InfluxQLReader
 from lingtan.store.timeseries.victoria import VictoriaReader
 
@@ -61,6 +61,10 @@ class InfluxV2Sink:
     def neighbours(self, park: str, meter: str, quantity: str, ts_ms: int) -> tuple[tuple | None, tuple | None]:
         """The last sample before ts_ms and the first at or after it."""
         return self.reader.neighbours(park, meter, quantity, ts_ms)
+
+    def read_windows(self, park: str, reads: list[WindowRead], look_back_ms: int) -> list[dict[str, WindowSamples]]:
+        """See TimeSeriesStore.read_windows."""
+        return self.reader.read_windows(park, reads, look_back_ms)
 
     def close(self) -> None:
         self.client.close()

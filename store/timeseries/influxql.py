@@ -2,13 +2,31 @@
 
 InfluxDB 1.x answers it natively; InfluxDB 2.7+ answers it on its 1.x compatibility API, with the
 bucket as database (a "virtual DBRP mapping" exists for every bucket) and token authentication.
+
+A batch read (`read_windows`) sends, per group of meters with the same window, three kinds of
+statement in one request (InfluxQL answers `;`-separated statements together): the window's
+samples of every quantity `GROUP BY meter`; per quantity, the last sample in the look-back
+(`ORDER BY time DESC LIMIT 1`, LIMIT applies per meter); and per quantity the first sample at
+or after the window's end, without an upper bound. Selecting one field returns only the points
+that have it, so LIMIT 1 finds that field's neighbour. InfluxQL has no OR of time ranges, hence
+one group per window.
 """
 
+from collections import defaultdict
 from collections.abc import Callable
 
 import httpx
 
-from lingtan.store.timeseries.base import SinkUnavailable
+from lingtan.store.timeseries.base import SinkUnavailable, WindowRead, WindowSamples
+
+_FAR_MS = 9_223_372_036_854  # InfluxDB's largest timestamp, in ms: "no upper bound"
+_METERS_PER_REQUEST = 250  # meters per request for a window of up to an hour or two
+
+
+def meters_per_request(window_ms: int) -> int:
+    """Meters per request of a batch read: 250 for a live pass's hour, fewer for a catch-up over
+    many hours, so an answer stays a few MB (a meter polled every second makes 3,600 rows an hour)."""
+    return max(1, min(_METERS_PER_REQUEST, int(_METERS_PER_REQUEST * 7_200_000 / max(window_ms, 1))))
 
 
 class InfluxQLReader:
@@ -16,18 +34,31 @@ class InfluxQLReader:
                  before_query: Callable[[], None] = lambda: None) -> None:
         self.http, self.url, self.database, self.before_query = http, url, database, before_query
 
-    def _query(self, q: str) -> list[list]:
+    def _results(self, q: str, post: bool = False) -> list[dict]:
+        """The answers of the `;`-separated statements in q, in order."""
         self.before_query()
+        params = {"db": self.database, "epoch": "ms"}
         try:
-            resp = self.http.get("/query", params={"db": self.database, "q": q, "epoch": "ms"})
+            if post:
+                resp = self.http.post("/query", params=params, data={"q": q})
+            else:
+                resp = self.http.get("/query", params={**params, "q": q})
         except httpx.HTTPError as exc:
             raise SinkUnavailable(f"influxdb {self.url}: {exc}") from exc
         if resp.status_code >= 300:
             raise SinkUnavailable(f"influxdb {self.url}/query: HTTP {resp.status_code} {resp.text[:200]}")
-        result = resp.json()["results"][0]
-        if "error" in result:
-            raise SinkUnavailable(f"influxdb {self.url}/query: {result['error']}")
-        series = result.get("series") or []
+        results = resp.json()["results"]
+        for result in results:
+            if "error" in result:
+                raise SinkUnavailable(f"influxdb {self.url}/query: {result['error']}")
+            if result.get("partial") or any(s.get("partial") for s in result.get("series") or []):
+                # a server-side max-row-limit cut the answer: reading on would lose samples
+                raise SinkUnavailable(f"influxdb {self.url}/query: answer truncated (partial); "
+                                      "set [http] max-row-limit = 0")
+        return results
+
+    def _query(self, q: str) -> list[list]:
+        series = self._results(q)[0].get("series") or []
         return series[0]["values"] if series else []
 
     def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
@@ -42,3 +73,59 @@ class InfluxQLReader:
         before = self._query(f'SELECT last("{quantity}") FROM reading WHERE {where} AND time < {ts_ms}ms')
         after = self._query(f'SELECT first("{quantity}") FROM reading WHERE {where} AND time >= {ts_ms}ms')
         return (tuple(before[0]) if before else None), (tuple(after[0]) if after else None)
+
+    def read_windows(self, park: str, reads: list[WindowRead], look_back_ms: int) -> list[dict[str, WindowSamples]]:
+        """See TimeSeriesStore.read_windows: one request per group of up to 250 meters sharing a window."""
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, r in enumerate(reads):
+            groups[(r.start_ms, r.end_ms, r.quantities)].append(i)
+        out: list[dict[str, WindowSamples]] = [{} for _ in reads]
+        for (start_ms, end_ms, quantities), idx in groups.items():
+            if not quantities:
+                continue
+            per_request = meters_per_request(end_ms - start_ms + look_back_ms)
+            for k in range(0, len(idx), per_request):
+                chunk = idx[k:k + per_request]
+                meters = sorted({reads[i].meter for i in chunk})
+                found = self._read_group(park, meters, quantities, start_ms, end_ms, look_back_ms)
+                for i in chunk:
+                    out[i] = {q: WindowSamples(found[1].get((reads[i].meter, q)),
+                                               found[0].get((reads[i].meter, q), []),
+                                               found[2].get((reads[i].meter, q))) for q in quantities}
+        return out
+
+    def _read_group(self, park: str, meters: list[str], quantities: tuple[str, ...], start_ms: int, end_ms: int,
+                    look_back_ms: int) -> tuple[dict, dict, dict]:
+        """(samples, before, after) by (meter, quantity) for meters sharing one window."""
+        # ids are restricted to [a-z0-9_-] (kernel.config), so they need no escaping in a regex
+        where = f"park='{park}' AND meter=~/^({'|'.join(meters)})$/"
+        fields = ",".join(f'"{q}"' for q in quantities)
+        statements = [f"SELECT {fields} FROM reading WHERE {where} AND time >= {start_ms}ms AND time < {end_ms}ms "
+                      "GROUP BY meter"]
+        statements += [f'SELECT "{q}" FROM reading WHERE {where} AND time >= {start_ms - look_back_ms}ms '
+                       f"AND time < {start_ms}ms GROUP BY meter ORDER BY time DESC LIMIT 1" for q in quantities]
+        statements += [f'SELECT "{q}" FROM reading WHERE {where} AND time >= {end_ms}ms AND time <= {_FAR_MS}ms '
+                       "GROUP BY meter LIMIT 1" for q in quantities]
+        results = self._results(";".join(statements), post=True)
+        samples: dict[tuple[str, str], list] = {}
+        for series in results[0].get("series") or []:
+            meter = series["tags"]["meter"]
+            cols = series["columns"]
+            for j, q in enumerate(cols[1:], start=1):
+                got = [(row[0], row[j]) for row in series["values"] if row[j] is not None]
+                if got:
+                    samples[(meter, q)] = got
+        n = len(quantities)
+        before = self._firsts(results[1:1 + n], quantities)
+        after = self._firsts(results[1 + n:1 + 2 * n], quantities)
+        return samples, before, after
+
+    @staticmethod
+    def _firsts(results: list[dict], quantities: tuple[str, ...]) -> dict[tuple[str, str], tuple[int, float]]:
+        out = {}
+        for q, result in zip(quantities, results, strict=True):
+            for series in result.get("series") or []:
+                for t, v in series["values"]:
+                    if v is not None:
+                        out[(series["tags"]["meter"], q)] = (t, v)
+        return out

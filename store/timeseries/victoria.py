@@ -7,13 +7,20 @@ step alignment, no staleness rules), which is what the interval engine needs.
 Unlike InfluxDB, VictoriaMetrics keeps a second sample with the same timestamp instead of
 overwriting it (unless it runs with -dedup.minScrapeInterval=1ms), so a redelivered reading is
 stored twice; both copies carry the same value, and this reader returns one sample per timestamp.
+
+A batch read (`read_windows`) exports every meter and quantity of a window with one selector
+(`{__name__=~"reading_(a|b)",park="P",meter=~"m1|m2"}`): the window, the look-back, and the
+first sample after the window by the same widening search as `neighbours`, for the series still
+without one.
 """
 
 import json
+from collections import defaultdict
 
 import httpx
 
-from lingtan.store.timeseries.base import SinkUnavailable
+from lingtan.store.timeseries.base import SinkUnavailable, WindowRead, WindowSamples
+from lingtan.store.timeseries.influxql import meters_per_request
 
 _DAY_MS = 86_400_000
 _WINDOWS_MS = (_DAY_MS, 35 * _DAY_MS, 400 * _DAY_MS, 40 * 366 * _DAY_MS)  # widening search for a neighbour
@@ -26,7 +33,18 @@ class VictoriaReader:
 
     def _export(self, park: str, meter: str, quantity: str, first_ms: int, last_ms: int) -> dict[int, float]:
         """Samples with first_ms <= t <= last_ms, one per timestamp."""
-        match = f'reading_{quantity}{{park="{park}",meter="{meter}"}}'
+        got = self._export_match(f'reading_{quantity}{{park="{park}",meter="{meter}"}}', first_ms, last_ms)
+        return got.get((meter, quantity), {})
+
+    def _export_many(self, park: str, meters: list[str], quantities: tuple[str, ...], first_ms: int,
+                     last_ms: int) -> dict[tuple[str, str], dict[int, float]]:
+        # ids and quantity names are restricted to [a-z0-9_-]: nothing to escape in the regexes
+        match = (f'{{__name__=~"reading_({"|".join(quantities)})",park="{park}",'
+                 f'meter=~"{"|".join(meters)}"}}')
+        return self._export_match(match, first_ms, last_ms)
+
+    def _export_match(self, match: str, first_ms: int, last_ms: int) -> dict[tuple[str, str], dict[int, float]]:
+        """Samples with first_ms <= t <= last_ms by (meter, quantity), one per timestamp."""
         try:
             resp = self.http.post("/api/v1/export", data={"match[]": match, "start": f"{first_ms / 1000:.3f}",
                                                           "end": f"{last_ms / 1000:.3f}"})
@@ -35,14 +53,56 @@ class VictoriaReader:
         if resp.status_code >= 300:
             raise SinkUnavailable(f"reading back needs VictoriaMetrics' /api/v1/export at {self.url}: "
                                   f"HTTP {resp.status_code} {resp.text[:200]}")
-        samples: dict[int, float] = {}
+        out: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
         for line in resp.text.splitlines():
             if line.strip():
                 item = json.loads(line)
+                metric = item["metric"]
+                samples = out[(metric.get("meter"), metric["__name__"].removeprefix("reading_"))]
                 for t, v in zip(item["timestamps"], item["values"], strict=True):
                     if first_ms <= t <= last_ms and v is not None:
                         samples[t] = v
-        return samples
+        return out
+
+    def read_windows(self, park: str, reads: list[WindowRead], look_back_ms: int) -> list[dict[str, WindowSamples]]:
+        """See TimeSeriesStore.read_windows: a few exports per group of meters sharing a window."""
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, r in enumerate(reads):
+            groups[(r.start_ms, r.end_ms, r.quantities)].append(i)
+        out: list[dict[str, WindowSamples]] = [{} for _ in reads]
+        for (start_ms, end_ms, quantities), idx in groups.items():
+            if not quantities:
+                continue
+            per_request = meters_per_request(end_ms - start_ms + look_back_ms)
+            for k in range(0, len(idx), per_request):
+                self._read_group(park, reads, idx[k:k + per_request], start_ms, end_ms, quantities, look_back_ms, out)
+        return out
+
+    def _read_group(self, park: str, reads: list[WindowRead], idx: list[int], start_ms: int, end_ms: int,
+                    quantities: tuple[str, ...], look_back_ms: int, out: list[dict[str, WindowSamples]]) -> None:
+        """Reads `idx` (one window) into out."""
+        meters = sorted({reads[i].meter for i in idx})
+        inside = (self._export_many(park, meters, quantities, start_ms, end_ms - 1) if end_ms > start_ms else {})
+        back = self._export_many(park, meters, quantities, start_ms - look_back_ms, start_ms - 1)
+        after: dict[tuple[str, str], tuple[int, float]] = {}
+        wanted = meters
+        for window in _WINDOWS_MS:
+            for key, got in self._export_many(park, wanted, quantities, end_ms, end_ms + window).items():
+                if got and key not in after:
+                    t = min(got)
+                    after[key] = (t, got[t])
+            wanted = [m for m in meters if any((m, q) not in after for q in quantities)]
+            if not wanted:
+                break
+        for i in idx:
+            m = reads[i].meter
+            got = {}
+            for q in quantities:
+                b = back.get((m, q))
+                t = max(b) if b else None
+                got[q] = WindowSamples((t, b[t]) if b else None, sorted(inside.get((m, q), {}).items()),
+                                       after.get((m, q)))
+            out[i] = got
 
     def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
         if end_ms <= start_ms:
