@@ -87,7 +87,7 @@ class Publisher:
                              self.gateway.mqtt.username or "anonymous", len(self.spool))
                     delay = 1.0
                     await self._publish_status(client)
-                    await self._drain(client)
+                    await self._drain_while_connected(client)
             except aiomqtt.MqttError as exc:
                 if self._broker_state != "down":
                     what = "connection to broker lost" if self.connected else "broker unreachable"
@@ -108,6 +108,28 @@ class Publisher:
         key = self._status_key()
         await client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
         self._status_sent = key
+
+    async def _drain_while_connected(self, client: aiomqtt.Client) -> None:
+        """Drain until the connection is lost. aiomqtt does not end a publish's wait for its PUBACK
+        when the connection drops (keepalive timeout, reset): it waits out the publish timeout, 30 s.
+        Its message iterator ends at once with MqttError instead, so racing the two reconnects as
+        soon as the client knows. A batch whose PUBACK never came stays spooled and is sent again
+        (ingest keeps one reading per gateway and seq)."""
+        drain = asyncio.create_task(self._drain(client))
+        watch = asyncio.create_task(self._until_disconnected(client))
+        try:
+            done, _ = await asyncio.wait({drain, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (drain, watch):
+                task.cancel()
+            await asyncio.gather(drain, watch, return_exceptions=True)
+        for task in done:
+            task.result()  # the MqttError that ended the connection
+
+    @staticmethod
+    async def _until_disconnected(client: aiomqtt.Client) -> None:
+        async for _ in client.messages:  # the gateway subscribes to nothing: this ends only by MqttError
+            pass
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from lingtan.gateway.dlt645 import Dlt645Client
 from lingtan.gateway.modbus import BusClient
 from lingtan.gateway.poller import BusPoller, MeterHealth
 from lingtan.gateway.publisher import Publisher
@@ -40,7 +41,8 @@ class GatewayService:
         for bus in self.gateway.buses:
             meters = [m for m in park.meters if m.gateway == gateway_id and m.modbus.bus == bus.id]
             if meters:
-                self.pollers.append(BusPoller(BusClient(bus), meters, clock, self._emit, self._health))
+                client = Dlt645Client(bus) if bus.protocol == "dlt645" else BusClient(bus)
+                self.pollers.append(BusPoller(client, meters, clock, self._emit, self._health, zone=park.zone))
 
     async def _emit(self, reading: dict) -> None:
         self._pending.append(reading)

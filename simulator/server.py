@@ -1,4 +1,5 @@
-"""Every simulated meter as a Modbus device: one server per gateway bus, unit ids per meter.
+"""Every simulated meter as a Modbus device: one server per gateway bus, unit ids per meter
+(or, on a DL/T 645 bus, as a DL/T 645 meter at its address: simulator.dlt645).
 
 Registers are filled on each request from the park model at the simulated instant, encoded with
 the same device profile the gateway decodes, so each register reads as the real device would
@@ -24,6 +25,7 @@ from lingtan.kernel.clock import SimClock
 from lingtan.kernel.config import Bus, Config, ConfigError
 from lingtan.kernel.park import Meter
 from lingtan.kernel.quantities import COUNTERS
+from lingtan.simulator.dlt645 import Dlt645Bus
 from lingtan.simulator.faults import Faults
 from lingtan.simulator.model import ParkModel
 from lingtan.simulator.scenario import Scenario, check_against, load_scenario
@@ -74,6 +76,8 @@ class ParkServer:
         self._schedule_counter_faults()
         self._servers: list = []
         self.served: dict[str, list[tuple]] | None = None  # set to {} to log what meters served
+        self.pace_lines = False  # DL/T 645 buses: hold answers for their wire time (benchmarks)
+        self.line_turnaround_s = 0.0  # ... and for a meter's response delay
         self.requests = 0
 
     def _scenario_park(self, scenario: Scenario | None) -> str | None:
@@ -255,6 +259,13 @@ class ParkServer:
     async def start(self) -> None:
         for (gw_id, bus_id), meters in self._meters_by_bus().items():
             bus = next(b for b in self.config.gateway(gw_id).buses if b.id == bus_id)
+            if bus.protocol == "dlt645":
+                server = Dlt645Bus(self, bus, meters, self._serial_port(gw_id, bus) if bus.transport == "rtu" else None,
+                                   pace=self.pace_lines, turnaround_s=self.line_turnaround_s)
+                await server.start()
+                self._servers.append(server)
+                log.info("simulated DL/T 645 bus %s/%s: %d meters on %s", gw_id, bus_id, len(meters), _where(bus))
+                continue
             server = self._server(gw_id, bus, [*map(self._device, meters), self._absent(meters)])
             self._servers.append(server)
             await server.serve_forever(background=True)
@@ -264,17 +275,30 @@ class ParkServer:
         if bus.transport == "rtu":
             # bus.serial_port is the gateway's end of the line; the simulator answers on the
             # other end, named in simulator.serial_ports (a socat pty pair in tests)
-            port = self.config.simulator.serial_ports.get(f"{gw_id}/{bus.id}")
-            if port is None:
-                raise ValueError(f"simulator.serial_ports has no entry '{gw_id}/{bus.id}' for RTU bus")
+            port = self._serial_port(gw_id, bus)
             return ModbusSerialServer(devices, port=port, baudrate=bus.baudrate, parity=bus.parity,
                                       stopbits=bus.stopbits, ignore_missing_devices=True)
         framer = "rtu" if bus.transport == "rtu_over_tcp" else "socket"
         return ModbusTcpServer(devices, framer=framer, address=(bus.host, bus.port), ignore_missing_devices=True)
 
+    def dlt645_meter(self, meter_id: str):
+        """The running simulated DL/T 645 meter (its address, CT ratio, clock offset, tariffs)."""
+        for server in self._servers:
+            if isinstance(server, Dlt645Bus):
+                for m in server.meters:
+                    if m.meter.id == meter_id:
+                        return m
+        raise KeyError(f"no running DL/T 645 meter {meter_id!r}")
+
+    def _serial_port(self, gw_id: str, bus: Bus) -> str:
+        port = self.config.simulator.serial_ports.get(f"{gw_id}/{bus.id}")
+        if port is None:
+            raise ValueError(f"simulator.serial_ports has no entry '{gw_id}/{bus.id}' for RTU bus")
+        return port
+
     async def stop(self) -> None:
         for server in self._servers:
-            await server.shutdown()
+            await (server.stop() if isinstance(server, Dlt645Bus) else server.shutdown())
         self._servers.clear()
 
 

@@ -10,7 +10,6 @@
 import json
 import signal
 import subprocess
-from pathlib import Path
 
 from tests.support import Mosquitto, free_port, wait_for
 from tests.support.configs import config_of, meter, platform, write_config
@@ -23,6 +22,7 @@ from tests.support.gateway import (
     unique_by_seq,
     wait_spool,
 )
+from tests.support.mosquitto import make_certs
 
 TOPIC = "lingtan/v1/gw-park/gw-1"
 
@@ -78,22 +78,6 @@ def test_kill9_with_full_spool_loses_nothing_and_seq_continues(tmp_path, mosquit
     assert sorted(by_seq) == list(range(1, max(by_seq) + 1))  # no gap, no number reused
     first_log = (tmp_path / "gw-first.log").read_text()
     assert "broker unreachable" in first_log and first_log.count("broker unreachable") == 1
-
-
-def make_certs(folder: Path) -> tuple[str, str, str]:
-    """A throwaway CA and a server certificate for 127.0.0.1, with the openssl CLI."""
-    folder.mkdir()
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def run(*args):
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Lingtan test CA")
-    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
-    return str(folder / "ca.crt"), str(folder / "server.crt"), str(folder / "server.key")
 
 
 def test_tls_password_retained_status_last_will_health_and_no_secret_in_logs(tmp_path):

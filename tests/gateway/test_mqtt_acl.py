@@ -39,16 +39,18 @@ def client(port: int, user: str, password: str, received: list | None = None) ->
 def test_generated_files(tmp_path):
     config = parse_config(two_parks())
     created = write_auth(config, tmp_path)
-    assert created == ["ingest", "gw-a", "gw-b-user"]
+    assert created == ["ingest", "lingtan-alarms", "gw-a", "gw-b-user"]
     assert write_auth(config, tmp_path) == []  # secrets are kept on a second run
     lines = (tmp_path / "passwd").read_text().splitlines()
-    assert [line.split(":")[0] for line in lines] == ["ingest", "gw-a", "gw-b-user"]
+    assert [line.split(":")[0] for line in lines] == ["ingest", "lingtan-alarms", "gw-a", "gw-b-user"]
     assert all(line.split(":", 1)[1].startswith("$7$") for line in lines)  # mosquitto 2 PBKDF2-SHA512
     assert oct((tmp_path / "secrets" / "gw-a").stat().st_mode & 0o777) == "0o600"
     acl = (tmp_path / "acl").read_text()
     assert "user gw-a\ntopic write lingtan/v1/park-a/gw-a/readings" in acl
     gw_a_block = acl.split("user gw-a\n")[1].split("\n\n")[0]
     assert gw_a_block.count("topic write") == 3 and "park-b" not in gw_a_block
+    alarms_block = acl.split("user lingtan-alarms\n")[1].split("\n\n")[0]
+    assert alarms_block == "topic read lingtan/v1/+/+/status"  # the gateways' status and last wills only
 
 
 def test_cli_writes_the_files(tmp_path):
@@ -65,7 +67,8 @@ def test_cli_writes_the_files(tmp_path):
 def test_broker_enforces_acl(tmp_path, mosquitto_factory):
     config = parse_config(two_parks())
     write_auth(config, tmp_path / "auth")
-    secret = {u: (tmp_path / "auth" / "secrets" / u).read_text() for u in ("ingest", "gw-a", "gw-b-user")}
+    secret = {u: (tmp_path / "auth" / "secrets" / u).read_text()
+              for u in ("ingest", "lingtan-alarms", "gw-a", "gw-b-user")}
     broker = mosquitto_factory(users=secret, acl_text=acl_text(config))
 
     received: list = []
@@ -73,6 +76,9 @@ def test_broker_enforces_acl(tmp_path, mosquitto_factory):
     ingest.subscribe("$share/ingest/lingtan/v1/+/+/readings", qos=1)
     ingest.subscribe("lingtan/v1/+/+/status", qos=1)
     gw_a = client(broker.port, "gw-a", secret["gw-a"])
+    seen_by_alarms: list = []
+    alarms = client(broker.port, "lingtan-alarms", secret["lingtan-alarms"], seen_by_alarms)
+    alarms.subscribe("lingtan/v1/#", qos=1)
     try:
         wait_for(lambda: ingest.is_connected(), 5)
         import time
@@ -84,8 +90,12 @@ def test_broker_enforces_acl(tmp_path, mosquitto_factory):
         wait_for(lambda: any(p == b"own" for _, p in received), 10, message="own message delivered")
         time.sleep(0.5)  # a forged message would have been routed before the later own one anyway
         assert [p for _, p in received] == [b"own"]
+        gw_a.publish("lingtan/v1/park-a/gw-a/status", b"own-status", qos=1).wait_for_publish(5)
+        wait_for(lambda: seen_by_alarms, 10, message="the gateway's status reaching the alarm service")
+        time.sleep(0.5)
+        assert seen_by_alarms == [("lingtan/v1/park-a/gw-a/status", b"own-status")]  # never a reading
     finally:
-        for c in (ingest, gw_a):
+        for c in (ingest, gw_a, alarms):
             c.loop_stop()
             c.disconnect()
 

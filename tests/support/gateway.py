@@ -25,6 +25,7 @@ from paho.mqtt.properties import Properties
 from lingtan.kernel.clock import SimClock
 from lingtan.kernel.config import Config
 from lingtan.simulator.server import ParkServer
+from tests.support.netns import die_with_parent, enter, exec_prefix
 from tests.support.process import wait_for
 
 START = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)  # noon in Asia/Shanghai
@@ -36,12 +37,19 @@ class SimThread:
     """The park simulator on its own event loop in a background thread (by default on a clock
     of its own from START; a wall-clock SimClock lets gateway processes share its time)."""
 
-    def __init__(self, config: Config, speed: float = 60.0, clock: SimClock | None = None) -> None:
+    def __init__(self, config: Config, speed: float = 60.0, clock: SimClock | None = None,
+                 netns: str | None = None) -> None:
         self.clock = clock or SimClock(START, speed=speed)
         self.server = ParkServer(config, self.clock)
         self.server.served = {}
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
+        self.netns = netns  # serve Modbus inside this network namespace (tests/support/netns.py)
+        self.thread = threading.Thread(target=self._run, name="simulator", daemon=True)
+
+    def _run(self) -> None:
+        if self.netns is not None:
+            enter(self.netns)
+        self.loop.run_forever()
 
     def __enter__(self) -> SimThread:
         self.thread.start()
@@ -72,7 +80,7 @@ class Subscriber:
 
     def __init__(self, port: int, topic: str = "lingtan/#", client_id: str = "test-subscriber",
                  username: str | None = None, password: str | None = None, ca_file: str | None = None,
-                 clean: bool = False) -> None:
+                 clean: bool = False, host: str = "127.0.0.1", netns: str | None = None) -> None:
         self.messages: list[tuple[str, dict, bool]] = []  # (topic, payload, retain flag)
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -87,8 +95,16 @@ class Subscriber:
         self.client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 0 if clean else 3600
-        self.client.connect("127.0.0.1", port, clean_start=clean, properties=props)
-        self.client.loop_start()
+        if netns is None:
+            self.client.connect(host, port, clean_start=clean, properties=props)
+            self.client.loop_start()
+        else:  # connect and reconnect from a thread inside the namespace, so every socket is there
+            def run() -> None:
+                enter(netns)
+                self.client.connect(host, port, clean_start=clean, properties=props)
+                self.client.loop_forever(retry_first_connection=True)
+            self._thread = threading.Thread(target=run, name=f"subscriber-{netns}", daemon=True)
+            self._thread.start()
         if not self.subscribed.wait(10):
             raise TimeoutError("subscriber did not subscribe")
 
@@ -107,6 +123,8 @@ class Subscriber:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+        if getattr(self, "_thread", None) is not None:
+            self._thread.join(10)
 
 
 def unique_by_seq(readings: list[dict]) -> dict[int, dict]:
@@ -140,15 +158,17 @@ def assert_served_exactly_once(config: Config, served: dict[str, list[tuple]], r
         assert got == truth, f"{m.id}: {len(got)} readings arrived, {len(truth)} served"
 
 
-def gateway_process(config_path: Path, log_path: Path, env: dict | None = None, verbose: bool = False
-                    ) -> subprocess.Popen:
-    """`lingtan gateway --config FILE --id gw-1` as a real process, logging to a file."""
-    args = [sys.executable, "-m", "lingtan", *(["-v"] if verbose else []), "gateway", "--config",
+def gateway_process(config_path: Path, log_path: Path, env: dict | None = None, verbose: bool = False,
+                    netns: str | None = None) -> subprocess.Popen:
+    """`lingtan gateway --config FILE --id gw-1` as a real process (in network namespace `netns` if
+    given), logging to a file."""
+    args = [*exec_prefix(netns), sys.executable, "-m", "lingtan", *(["-v"] if verbose else []), "gateway", "--config",
             str(config_path), "--id", "gw-1"]
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
     try:
         return subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **(env or {})},
+                                preexec_fn=die_with_parent if netns else None)
     finally:
         log.close()
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+from .netns import call_in, exec_prefix
 from .process import ServerProcess, ServiceHandle, find_binary, free_port, port_open, run_checked
 
 HOST = "127.0.0.1"
@@ -31,8 +32,12 @@ class Mosquitto(ServiceHandle):
         port: int | None = None,
         tls: tuple[str, str, str] | None = None,
         extra: list[str] = (),
+        host: str = HOST,
+        netns: str | None = None,
+        conf_text: str | None = None,
     ) -> None:
-        self.host = HOST
+        self.host = host  # another address only inside a namespace a test made (tests/support/netns.py)
+        self.netns = netns
         self.port = port or free_port()
         self.workdir = workdir
         self.data_dir = workdir / "data"
@@ -43,18 +48,19 @@ class Mosquitto(ServiceHandle):
         self.conf_path = workdir / "mosquitto.conf"
         # Without users, anonymous access is the only way in; with users, it is opt-in.
         anonymous = allow_anonymous if allow_anonymous is not None else not self.users
-        self.conf_path.write_text(self._config(anonymous, acl_text))
+        # conf_text: a whole mosquitto.conf instead (e.g. deploy_conf's); a listener on `port` is its own job
+        self.conf_path.write_text(self._config(anonymous, acl_text) if conf_text is None else conf_text)
         self._server = ServerProcess(
             "mosquitto",
-            [find_binary("mosquitto"), "-c", str(self.conf_path)],
+            [*exec_prefix(netns), find_binary("mosquitto"), "-c", str(self.conf_path)],
             workdir / "mosquitto.log",
-            lambda: port_open(self.host, self.port),
+            lambda: call_in(netns, port_open, self.host, self.port) if netns else port_open(self.host, self.port),
             stop_signal=signal.SIGTERM,
         )
 
     def _config(self, allow_anonymous: bool, acl_text: str | None) -> str:
         lines = [
-            f"listener {self.port} {HOST}",
+            f"listener {self.port} {self.host}",
             *([f"cafile {self.tls[0]}", f"certfile {self.tls[1]}", f"keyfile {self.tls[2]}"] if self.tls else []),
             f"allow_anonymous {'true' if allow_anonymous else 'false'}",
             "persistence true",
@@ -95,3 +101,36 @@ class MosquittoFactory(Protocol):
         acl_text: str | None = None,
         allow_anonymous: bool | None = None,
     ) -> Mosquitto: ...
+
+
+def make_certs(folder: Path) -> tuple[str, str, str]:
+    """A throwaway CA and a server certificate for 127.0.0.1, with the openssl CLI: (ca, cert, key)."""
+    folder.mkdir(parents=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*args):
+        run_checked(["openssl", *args], "openssl", cwd=folder)
+
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Lingtan test CA")
+    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+    return str(folder / "ca.crt"), str(folder / "server.crt"), str(folder / "server.key")
+
+
+def deploy_conf(text: str, *, auth_dir: Path, data_dir: Path, tls_dir: Path, plain_port: int, tls_port: int) -> str:
+    """deploy/mosquitto/mosquitto.conf made to run here: its paths moved into the test's folders, its
+    listeners onto free loopback ports (8883 -> tls_port, 1883 -> plain_port), running as whoever
+    runs the tests. Everything else, the auth and listener options above all, is left as shipped."""
+    out = []
+    for line in text.splitlines():
+        line = (line.replace("/mosquitto/auth/", f"{auth_dir}/").replace("/mosquitto/data/", f"{data_dir}/")
+                .replace("/mosquitto/tls/", f"{tls_dir}/"))
+        if line.split()[:2] == ["listener", "8883"]:
+            line = f"listener {tls_port} {HOST}"
+        elif line.split()[:2] == ["listener", "1883"]:
+            line = f"listener {plain_port} {HOST}"
+        out.append(line)
+    out.append(f"user {pwd.getpwuid(os.geteuid()).pw_name}")
+    return "\n".join(out) + "\n"

@@ -180,6 +180,12 @@ class ServerProcess:
             return
         self._kill_group()
 
+    def freeze(self, frozen: bool = True) -> None:
+        """SIGSTOP (or, frozen=False, SIGCONT) the process group: a server that hangs with its
+        connections open, as a stuck host or a half-dead link looks to its clients."""
+        assert self._proc is not None
+        os.killpg(self._proc.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
     def _kill_group(self) -> None:
         assert self._proc is not None
         try:
@@ -220,6 +226,9 @@ class ServiceHandle:
 
     def kill9(self) -> None:
         self._server.kill9()
+
+    def freeze(self, frozen: bool = True) -> None:
+        self._server.freeze(frozen)
 
 
 _live: set[ServerProcess] = set()
