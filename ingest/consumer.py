@@ -14,6 +14,14 @@ store, then a committer thread commits its ledger while the writer already write
 the loop thread validates the batch after that meanwhile. Under a backlog, batches are cut at
 FLUSH_BYTES (or BATCH_MESSAGES), so the store is kept busy. Batches settle in the order their
 messages arrived: a failed one, and every one after it, is put back unacknowledged.
+
+A bad message costs one dead letter and is acknowledged with its batch (ingest.ledger keeps a
+dead letter the database refuses from blocking the batch). A bad message the broker delivers
+as retained (the RETAIN flag: sent because we subscribed, so a copy of one seen live before,
+or one published before any worker subscribed) is counted and logged, not dead-lettered again
+on every restart. Fresh messages (not redelivered, not retained) with a `sent_at` measure
+their gateway's clock: `sent_at` minus the time the message arrived, the largest of a flush
+per gateway (queueing only ever makes a clock look behind), kept in `gateway_clock`.
 """
 
 import hashlib
@@ -24,14 +32,14 @@ import uuid
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from lingtan.ingest.ledger import Ledger
+from lingtan.ingest.ledger import Ledger, dead_letter
 from lingtan.ingest.validation import Rejected, Validator
 from lingtan.kernel import contract
 from lingtan.kernel.config import Config
@@ -49,6 +57,8 @@ FLUSH_EVERY_S = 0.2  # ...or this long after the previous flush
 # validating and writing overlap under a backlog of small messages too.
 BATCH_MESSAGES = RECEIVE_MAXIMUM // 4
 _ts_ms = attrgetter("ts_ms")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 class Ingest:
@@ -60,7 +70,10 @@ class Ingest:
         self.partition = partition
         self.sink = sink
         self.clock = clock
-        self.client_id = client_id or config.ingest.client_id
+        self.worker = partition[0] if partition else 0
+        # Logged in, a worker's client id is its broker user: the broker binds the two (docs/ingest.md)
+        self.client_id = (config.ingest.worker_user(self.worker) if config.ingest.logs_in
+                          else client_id or config.ingest.client_id)
         self.validator = Validator(config)
         self.ledger = Ledger(config, engine)
         # (connection generation, message): packet ids are only meaningful on their own connection
@@ -133,18 +146,40 @@ class Ingest:
                 cut += 1
         self.pending, self.pending_bytes = pending[cut:], self.pending_bytes - size
         batch = _Batch(pending[:cut], size, self.clock())
-        parse_lines = self.validator.parse_lines
-        rows, lines = batch.rows, batch.lines
+        parse = self.validator.parse_message
+        rows, lines, clocks = batch.rows, batch.lines, batch.clocks
+        # the receive time of the time policy and the clock offsets: when the batch was taken, at
+        # most FLUSH_EVERY_S after its messages arrived unless a backlog is queued
+        received_ms = (batch.now - _EPOCH) // _MS
         for _gen, msg in batch.messages:
             try:
-                rs, ls = parse_lines(msg.topic, msg.payload)
+                rs, ls, sent_ms = parse(msg.topic, msg.payload, received_ms)
             except Rejected as exc:
+                if exc.sent_ms is not None:
+                    self._clock(clocks, msg, exc.sent_ms - received_ms)
+                if msg.retain:
+                    self.stats["retained_rejected"] += 1
+                    log.warning("ignored a retained bad message on %s (dead-lettered when it was live): %s",
+                                msg.topic, exc)
+                    continue
                 self._dead_letter(batch.dead, msg, str(exc), exc.kind, batch.now)
                 continue
+            if sent_ms is not None:
+                self._clock(clocks, msg, sent_ms - received_ms)
             batch.parsed.append((msg, len(rows), len(rows) + len(rs)))
             rows.extend(rs)
             lines.extend(ls)
         return batch
+
+    @staticmethod
+    def _clock(clocks: dict, msg: mqtt.MQTTMessage, offset_ms: int) -> None:
+        """Note a fresh message's clock offset under its topic's park and gateway (which validation
+        has checked against the payload and the config by the time it knows `sent_at`)."""
+        if msg.dup or msg.retain:
+            return  # a redelivered or retained copy waited: its offset says nothing of the clock
+        parts = msg.topic.split("/")
+        key = (parts[2], parts[3])
+        clocks[key] = max(clocks.get(key, -2**62), offset_ms)
 
     def _untake(self, batch: "_Batch") -> None:
         """Put a batch that was taken but not written back in front of `pending`."""
@@ -154,8 +189,12 @@ class Ingest:
     def _settle(self, batch: "_Batch") -> list[Row]:
         """Durably write one batch (SinkUnavailable if a store fails); touches only sink and ledger."""
         rows = self._write(batch)
-        self.ledger.commit(rows, [d for d, _ in batch.dead], uuid.uuid4().hex)
+        self._commit_ledger(batch, rows)
         return rows
+
+    def _commit_ledger(self, batch: "_Batch", rows: list[Row]) -> None:
+        clocks = {key: (offset_ms / 1000, batch.now) for key, offset_ms in batch.clocks.items()}
+        batch.lost = self.ledger.commit(rows, [d for d, _ in batch.dead], uuid.uuid4().hex, clocks)
 
     def _settled(self, batch: "_Batch", rows: list[Row] | None, exc: Exception | None,
                  client: mqtt.Client | None) -> bool:
@@ -179,7 +218,7 @@ class Ingest:
         for letter, (kind, digest) in batch.dead:
             self.rejected_by_kind[kind] += 1
             self._recent_dead[digest] = None
-            log.warning("rejected message on %s: %s", letter["topic"], letter["reason"])
+            log.warning("rejected message on %s: %s", letter["topic"], letter["reason"][:500])
         while len(self._recent_dead) > 10_000:
             self._recent_dead.popitem(last=False)
         if rows:
@@ -187,6 +226,7 @@ class Ingest:
         self.stats["received_bytes"] += batch.bytes
         self.stats["written"] += len(rows)
         self.stats["rejected"] += len(batch.dead)
+        self.stats["dead_letters_lost"] += batch.lost
         self.stats["flushes"] += 1
         self.stats["received"] += len(batch.messages)  # last: tests and probes wait on it
         return True
@@ -212,14 +252,11 @@ class Ingest:
         return written
 
     def _dead_letter(self, dead: list, msg: mqtt.MQTTMessage, reason: str, kind: str, now: datetime) -> None:
-        digest = hashlib.blake2b(msg.topic.encode() + b"\0" + msg.payload, digest_size=16).digest()
+        digest = hashlib.blake2b(msg.topic.encode("utf-8", "surrogatepass") + b"\0" + msg.payload,
+                                 digest_size=16).digest()
         if msg.dup and digest in self._recent_dead:
             return  # recorded already; its acknowledgement was lost with the connection
-        parts = msg.topic.split("/")
-        dead.append(({"received_at": now, "topic": msg.topic[:512], "reason": reason[:2000],
-                      "park": parts[2][:64] if len(parts) > 2 else None,
-                      "gateway": parts[3][:64] if len(parts) > 3 else None,
-                      "payload": msg.payload[:65536].decode("utf-8", "replace")}, (kind, digest)))
+        dead.append((dead_letter(now, msg.topic, reason, msg.payload), (kind, digest)))
 
     # -- MQTT ----------------------------------------------------------------------------
     def topics(self) -> list[str]:
@@ -245,9 +282,8 @@ class Ingest:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, manual_ack=True,
                              clean_session=None if v5 else False)
-        creds = self.config.ingest.mqtt
-        if creds.username:
-            client.username_pw_set(creds.username, creds.password())
+        if self.config.ingest.logs_in:
+            client.username_pw_set(self.client_id, self.config.ingest.worker_password(self.worker))
         tls = self.config.mqtt.tls
         if tls is not None:
             client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file)
@@ -360,7 +396,7 @@ class Ingest:
     def _commit(self, batch: "_Batch", written: Future) -> list[Row]:
         """The ledger step of a batch, on the committer thread, once its write is durable."""
         rows = written.result()  # the write's SinkUnavailable fails this step too
-        self.ledger.commit(rows, [d for d, _ in batch.dead], uuid.uuid4().hex)
+        self._commit_ledger(batch, rows)
         return rows
 
     def _settle_done(self, inflight: "deque[tuple[_Batch, Future]]", failed: SinkUnavailable | None,
@@ -398,7 +434,7 @@ class Ingest:
 class _Batch:
     """Messages taken from `pending` for one flush, and what validating them gave."""
 
-    __slots__ = ("messages", "bytes", "now", "rows", "lines", "parsed", "dead")
+    __slots__ = ("messages", "bytes", "now", "rows", "lines", "parsed", "dead", "clocks", "lost")
 
     def __init__(self, messages: list, size: int, now: datetime) -> None:
         self.messages = messages  # [(connection generation, MQTTMessage)]
@@ -408,3 +444,5 @@ class _Batch:
         self.lines: list[str] = []  # their line protocol, built while validating (one per row)
         self.parsed: list[tuple[mqtt.MQTTMessage, int, int]] = []  # (message, its rows' start, end)
         self.dead: list[tuple[dict, tuple[str, bytes]]] = []  # (dead letter row, (kind, digest))
+        self.clocks: dict[tuple[str, str], int] = {}  # (park, gateway) -> largest clock offset, ms
+        self.lost = 0  # dead letters the platform database refused (ingest.ledger)

@@ -1,16 +1,28 @@
 """What ingest commits to the platform database with every flush: dead letters, the newest reading
-of each meter, and the park-local days accounting must recompute. One transaction per flush."""
+of each meter, the park-local days accounting must recompute and the gateways' clock offsets.
 
+One transaction per flush. Rows are written in key order, so two workers whose flushes touch
+the same meters take PostgreSQL's row locks in the same order and never deadlock. Dead letters
+hold wire text made safe for every database (`dead_letter`); if the database still refuses a
+flush's dead letters (and is reachable), the rest of the flush is committed without them and
+each is tried alone: one the database refuses is logged and counted as lost, never retried
+forever, so a poison message cannot hold back the good readings around it.
+"""
+
+import logging
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, case, func, insert
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lingtan.kernel.config import Config
 from lingtan.kernel.localtime import local_day
-from lingtan.store.models import DeadLetter, Dirty, Latest
+from lingtan.store.models import DeadLetter, Dirty, GatewayClock, Latest
 from lingtan.store.timeseries.base import Row, SinkUnavailable
+
+log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _QUARTER_MS = 900_000  # every UTC offset in use is a multiple of 15 minutes
@@ -73,25 +85,102 @@ class Ledger:
                         span[0], span[1] = min(span[0], ts), max(span[1], ts)
         return latest, days
 
-    def commit(self, rows: list[Row], dead: list[dict], token: str) -> None:
-        """Dead letters, Latest and Dirty in one transaction; SinkUnavailable if the database fails."""
+    def commit(self, rows: list[Row], dead: list[dict], token: str,
+               clocks: dict[tuple[str, str], tuple[float, datetime]] | None = None) -> int:
+        """Dead letters (rows made by `dead_letter`), Latest, Dirty and the gateways' clock offsets
+        (`clocks`: (park, gateway) -> (offset_s, measured_at)) in one transaction; SinkUnavailable
+        if the database fails. Returns how many dead letters the database refused (see above)."""
         latest, days = self._fold(rows)
         # accounting recomputes the intervals around [first_ms, last_ms], across midnight if need be
         dirty = [{"park": park, "meter": meter, "day": day, "token": token, "first_ms": first, "last_ms": last}
-                 for (park, meter, day), (first, last) in days.items()]
+                 for (park, meter, day), (first, last) in sorted(days.items())]
+        newest = [{"park": r.park, "meter": r.meter, "ts": _EPOCH + timedelta(milliseconds=r.ts_ms),
+                   "gateway": r.gateway, "values": r.values} for _, r in sorted(latest.items())]
+        offsets = [{"park": park, "gateway": gateway, "offset_s": offset_s, "measured_at": at}
+                   for (park, gateway), (offset_s, at) in sorted((clocks or {}).items())]
         try:
-            with self.engine.begin() as c:  # Core, not the ORM: ~10x less overhead per row
-                dialect = c.dialect.name
-                if dead:
-                    c.execute(insert(DeadLetter), dead)
-                if dirty:
-                    c.execute(_upsert_dirty(dialect), dirty)
-                if latest:
-                    c.execute(_newer_latest(dialect), [
-                        {"park": r.park, "meter": r.meter, "ts": _EPOCH + timedelta(milliseconds=r.ts_ms),
-                         "gateway": r.gateway, "values": r.values} for r in latest.values()])
+            self._write(dirty, newest, offsets, dead)
+            return 0
         except Exception as exc:  # the platform database is part of "durably written"
+            if not dead or _unreachable(exc):
+                raise SinkUnavailable(f"platform database: {exc}") from exc
+            log.warning("the platform database refused a flush's dead letters (%s); committing the flush "
+                        "without them and each dead letter alone", _brief(exc))
+        try:
+            self._write(dirty, newest, offsets, [])
+        except Exception as exc:
             raise SinkUnavailable(f"platform database: {exc}") from exc
+        lost = 0
+        for letter in dead:
+            try:
+                self._write([], [], [], [letter])
+            except Exception as exc:
+                if _unreachable(exc):
+                    raise SinkUnavailable(f"platform database: {exc}") from exc
+                lost += 1
+                log.error("dead letter lost: the platform database refused it (%s); topic %s, gateway %s, "
+                          "reason: %s", _brief(exc), letter["topic"], letter["gateway"], letter["reason"][:300])
+        return lost
+
+    def _write(self, dirty: list[dict], newest: list[dict], offsets: list[dict], dead: list[dict]) -> None:
+        with self.engine.begin() as c:  # Core, not the ORM: ~10x less overhead per row
+            dialect = c.dialect.name
+            if dead:
+                c.execute(insert(DeadLetter), dead)
+            if dirty:
+                c.execute(_upsert_dirty(dialect), dirty)
+            if newest:
+                c.execute(_newer_latest(dialect), newest)
+            if offsets:
+                c.execute(_newer_clock(dialect), offsets)
+
+
+def safe_text(text: str, limit: int) -> str:
+    """`text` as every database's text column holds it, at most `limit` characters: NUL (which
+    PostgreSQL text refuses) and lone surrogates (which are not encodable UTF-8, yet valid JSON
+    as `\\ud800`) written as backslash escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\0", "\\x00")[:limit]
+
+
+def payload_text(payload: bytes) -> tuple[str, bytes | None]:
+    """A payload as dead-letter text, and the bytes themselves where that text is not their exact
+    UTF-8 decoding (NUL, bytes that are not UTF-8; escaped as \\xNN in the text)."""
+    try:
+        text = payload.decode("utf-8")
+        if "\0" not in text:
+            return text, None
+    except UnicodeDecodeError:
+        pass
+    return payload.decode("utf-8", "backslashreplace").replace("\0", "\\x00"), payload
+
+
+def dead_letter(received_at: datetime, topic: str, reason: str, payload: bytes) -> dict:
+    """One `dead_letter` row: wire text made safe (safe_text), the payload cut at 64 KiB."""
+    parts = topic.split("/")
+    text, raw = payload_text(payload[:65536])
+    return {"received_at": received_at, "topic": safe_text(topic, 512), "reason": safe_text(reason, 2000),
+            "park": safe_text(parts[2], 64) if len(parts) > 2 else None,
+            "gateway": safe_text(parts[3], 64) if len(parts) > 3 else None,
+            "payload": text, "payload_raw": raw}
+
+
+def _unreachable(exc: Exception) -> bool:
+    """The database is down or the connection lost (retry the flush), rather than refusing data."""
+    if not isinstance(exc, sa_exc.SQLAlchemyError):
+        return True
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                            sa_exc.TimeoutError))
+
+
+def _brief(exc: Exception) -> str:
+    """The driver's words, without the statement and parameters SQLAlchemy appends (the payload)."""
+    return safe_text(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], 300)
 
 
 def _upsert_dirty(dialect: str):
@@ -116,3 +205,13 @@ def _newer_latest(dialect: str):
         index_elements=["park", "meter"],
         set_={"ts": stmt.excluded.ts, "gateway": stmt.excluded.gateway, "values": stmt.excluded["values"]},
         where=Latest.ts <= stmt.excluded.ts)
+
+
+def _newer_clock(dialect: str):
+    """INSERT or UPDATE a gateway's clock offset unless the stored one was measured later."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(GatewayClock)
+    return stmt.on_conflict_do_update(
+        index_elements=["park", "gateway"],
+        set_={"offset_s": stmt.excluded.offset_s, "measured_at": stmt.excluded.measured_at},
+        where=GatewayClock.measured_at <= stmt.excluded.measured_at)

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from lingtan.ingest.consumer import Ingest
+from lingtan.kernel.config import ConfigError
 
 _COUNTERS = [
     ("received", "lingtan_ingest_messages_received", "messages taken from MQTT and settled (written or rejected)"),
@@ -22,6 +23,9 @@ _COUNTERS = [
     ("sink_errors", "lingtan_ingest_store_errors", "flushes that failed because a store was unavailable"),
     ("flushes", "lingtan_ingest_flushes", "successful flushes"),
     ("connects", "lingtan_ingest_connects", "MQTT connections established"),
+    ("dead_letters_lost", "lingtan_ingest_dead_letters_lost", "dead letters the platform database refused (logged)"),
+    ("retained_rejected", "lingtan_ingest_retained_rejected", "bad messages delivered as retained: logged, "
+     "not dead-lettered again"),
 ]
 
 
@@ -62,7 +66,17 @@ class IngestCollector:
 
 
 def serve_metrics(workers: list[Ingest], port: int, host: str = "127.0.0.1"):
-    """Start the /metrics HTTP server on a daemon thread; returns (server, thread)."""
+    """Start the /metrics HTTP server on a daemon thread; returns (server, thread).
+
+    `workers` is read at scrape time, so it may be filled after the server started. A port that
+    cannot be bound (taken by another process, privileged, an address not on this host) raises
+    ConfigError naming ingest.metrics_port and the address.
+    """
     registry = CollectorRegistry()
     registry.register(IngestCollector(workers))
-    return start_http_server(port, addr=host, registry=registry)
+    try:
+        return start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"ingest.metrics_port = {port} (ingest.metrics_host = {host!r}): cannot serve /metrics "
+                          f"on {host}:{port}: {reason}; free the port or choose another") from None

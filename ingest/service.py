@@ -3,6 +3,8 @@
 import gc
 import logging
 import os
+from collections.abc import Callable
+from datetime import datetime
 
 from lingtan.ingest.consumer import Ingest
 from lingtan.kernel.config import Config
@@ -29,13 +31,16 @@ def tune_gc() -> None:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
 
 
-def make_ingest(config: Config, client_id: str | None = None, partition: tuple[int, int] | None = None) -> Ingest:
+def make_ingest(config: Config, client_id: str | None = None, partition: tuple[int, int] | None = None,
+                clock: Callable[[], datetime] | None = None) -> Ingest:
     """One worker; `partition=(i, n)` gives worker i of n its static share of the gateways
-    when no shared subscription group is configured (see Ingest.topics). Tunes the process's
-    garbage collector for ingest (tune_gc)."""
+    when no shared subscription group is configured (see Ingest.topics); `clock` (default: the
+    wall clock) is the receive time of the time policy, a simulated clock for a faster-than-real
+    demo. Tunes the process's garbage collector for ingest (tune_gc)."""
     tune_gc()
+    extra = {} if clock is None else {"clock": clock}
     return Ingest(config, open_sink(config.ingest.sink), make_engine(config.store.url), client_id=client_id,
-                  partition=partition)
+                  partition=partition, **extra)
 
 
 def start_metrics(config: Config, workers: list[Ingest]):

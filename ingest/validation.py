@@ -5,7 +5,10 @@ and against the config: the topic's park and gateway must be the payload's, the 
 configured for that park and every meter must be a meter of that gateway. On top of the contract,
 values the stores cannot hold are refused here, so one bad message can never block the stream by
 making the store refuse a whole batch: times outside 2000–2199 or not on the calendar, sequence
-numbers beyond int64, non-finite numbers.
+numbers beyond int64, non-finite numbers. And the time policy: a reading stamped more than
+`ingest.max_clock_ahead_s` after the time ingest received its message is refused with the whole
+message (kind `clock`), so a gateway with a wrong clock can never pin a meter's `latest` in the
+future; readings of the past are accepted whatever their age (backfill from a gateway's spool).
 
 The common case goes through a fast path that checks the same rules with plain comparisons
 (about 2 µs per reading instead of ~10 µs for the generated schema code), parses each distinct
@@ -47,9 +50,11 @@ class Rejected(ValueError):
     `kind` is a short fixed word for counting (metrics): size, json, contract, identity, value, store.
     """
 
-    def __init__(self, reason: str, kind: str = "contract") -> None:
+    def __init__(self, reason: str, kind: str = "contract", sent_ms: int | None = None) -> None:
         super().__init__(reason)
         self.kind = kind
+        self.sent_ms = sent_ms  # the message's sent_at (epoch ms), when the rest of it was valid
+
 
 
 def ts_ms(text: str) -> int:
@@ -68,6 +73,8 @@ class Validator:
 
     def __init__(self, config: Config) -> None:
         self.max_payload_bytes = config.ingest.max_payload_bytes
+        ahead = config.ingest.max_clock_ahead_s
+        self.max_ahead_ms = None if ahead is None else int(ahead * 1000)
         self.gateway_park = {g.id: g.park for g in config.gateways}
         self.meters: dict[tuple[str, str], frozenset[str]] = {}
         for p in config.parks:
@@ -81,9 +88,17 @@ class Validator:
         """Rows of a readings message, or Rejected naming what is wrong."""
         return self.parse_lines(topic, payload)[0]
 
-    def parse_lines(self, topic: str, payload: bytes) -> tuple[list[Row], list[str]]:
+    def parse_lines(self, topic: str, payload: bytes, received_ms: int | None = None) -> tuple[list[Row], list[str]]:
         """Rows of a readings message and their line protocol, one text per row exactly as
-        `store.timeseries.base.lines` builds it; or Rejected naming what is wrong."""
+        `store.timeseries.base.lines` builds it; or Rejected naming what is wrong. With
+        `received_ms` (when ingest received it, epoch ms) the time policy applies."""
+        parsed = self.parse_message(topic, payload, received_ms)
+        return parsed[0], parsed[1]
+
+    def parse_message(self, topic: str, payload: bytes,
+                      received_ms: int | None = None) -> tuple[list[Row], list[str], int | None]:
+        """As parse_lines, and the message's `sent_at` in epoch ms (None without one), which
+        measures the gateway's clock."""
         if len(payload) > self.max_payload_bytes:
             raise Rejected(f"payload of {len(payload)} bytes exceeds ingest.max_payload_bytes "
                            f"({self.max_payload_bytes})", "size")
@@ -91,25 +106,31 @@ class Validator:
             message = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
             raise Rejected(f"payload is not JSON (UTF-8, no NaN or Infinity): {exc}", "json") from None
+        limit = MAX_TS_MS if received_ms is None or self.max_ahead_ms is None else received_ms + self.max_ahead_ms
         built: list[str] = []
-        rows = self._fast(topic, message, built)
+        rows = self._fast(topic, message, built, limit)
         if rows is not None:
-            return rows, built
-        rows = self._checked(topic, message)
-        return rows, lines(rows)
+            return rows, built, _sent_ms(message)
+        try:
+            rows = self._checked(topic, message, received_ms, limit)
+        except Rejected as exc:
+            if exc.kind == "clock":  # the rest was valid: its sent_at still tells the gateway's clock
+                exc.sent_ms = _sent_ms(message)
+            raise
+        return rows, lines(rows), _sent_ms(message)
 
     # -- the common case ----------------------------------------------------------------
-    def _fast(self, topic: str, message, built: list[str] | None = None) -> list[Row] | None:
+    def _fast(self, topic: str, message, built: list[str] | None = None, limit: int = MAX_TS_MS) -> list[Row] | None:
         """Rows if the message is plainly valid (and their lines appended to `built`), None if
         anything needs a closer look (`built` may then hold some lines: discard it)."""
         if type(message) is not dict or not _TOP_REQUIRED <= message.keys() <= _TOP_ALLOWED:
             return None
         try:
-            return self._fast_rows(topic, message, [] if built is None else built)
+            return self._fast_rows(topic, message, [] if built is None else built, limit)
         except (KeyError, TypeError, ValueError):  # unhashable id, unknown quantity, not a calendar date
             return None
 
-    def _fast_rows(self, topic: str, message: dict, built: list[str]) -> list[Row] | None:
+    def _fast_rows(self, topic: str, message: dict, built: list[str], limit: int) -> list[Row] | None:
         """One pass over the readings: check each, make its row and its line-protocol text."""
         v, park, gateway, readings = message["v"], message["park"], message["gateway"], message["readings"]
         if type(v) is not int or v != contract.VERSION or type(readings) is not list:
@@ -149,6 +170,8 @@ class Validator:
                 if type(ts) is not str or not fullmatch(ts):
                     return None
                 ms = ts_ms(ts)
+                if ms > limit:
+                    return None  # ahead of the receive time: the checked path words it
                 t = times[ts] = (ms, f" {ms}\n")
             fields = ""
             for name, value in values.items():
@@ -161,7 +184,7 @@ class Validator:
         return rows
 
     # -- everything else: the schema words the reason -----------------------------------
-    def _checked(self, topic: str, message) -> list[Row]:
+    def _checked(self, topic: str, message, received_ms: int | None = None, limit: int = MAX_TS_MS) -> list[Row]:
         try:
             contract.validate_readings(message)
         except contract.ContractError as exc:
@@ -183,6 +206,12 @@ class Validator:
                 t = ts_ms(r["ts"])
             except ValueError as exc:
                 raise Rejected(f"readings[{i}].ts = {r['ts']!r}: not a valid UTC time ({exc})", "value") from None
+            if t > limit:
+                raise Rejected(
+                    f"readings[{i}].ts = {r['ts']!r}: {(t - received_ms) / 1000:.0f} s ahead of the time ingest "
+                    f"received the message ({contract.utc_text(EPOCH + received_ms * MS)}); at most "
+                    f"ingest.max_clock_ahead_s ({self.max_ahead_ms / 1000:g} s) ahead is accepted: "
+                    f"is the gateway's clock right?", "clock")
             if r["seq"] > MAX_SEQ:
                 raise Rejected(f"readings[{i}].seq = {r['seq']}: it must be at most {MAX_SEQ} (int64)", "value")
             for name, value in r["values"].items():
@@ -191,3 +220,15 @@ class Validator:
             append_values = {k: float(v) for k, v in r["values"].items()}
             rows.append(Row(park, r["meter"], t, gateway, r["seq"], append_values))
         return rows
+
+
+def _sent_ms(message: dict) -> int | None:
+    """The message's `sent_at` in epoch ms; None if absent or not a calendar time (it is only
+    informational: the gateway's clock, never a reason to refuse its readings)."""
+    sent_at = message.get("sent_at")
+    if sent_at is None:
+        return None
+    try:
+        return ts_ms(sent_at)
+    except ValueError:
+        return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
@@ -99,3 +100,21 @@ def influx_points(influx, db: str) -> dict[tuple[str, int], dict]:
 def count_points(influx, db: str) -> int:
     result = influx.query("SELECT count(seq) FROM reading", db=db)["results"][0]
     return result["series"][0]["values"][0][1] if "series" in result else 0
+
+
+def subscribed(worker: Worker, gw: Gateway, timeout: float = 20.0) -> int:
+    """Wait until the broker holds `worker`'s subscription (Worker returns at CONNACK; a message
+    published before the broker took a new session's SUBSCRIBE reaches nobody): publish one probe
+    message (readings at T0 - 1 s) until it arrives and is acknowledged. Returns the worker's
+    received count then, the baseline for the counts a test then expects."""
+    payload = gw.message(-1)
+    deadline = time.monotonic() + timeout
+    while True:
+        gw.publish(payload)
+        try:
+            wait_for(lambda: worker.ingest.stats["received"] > 0 and worker.ingest.held == 0, 2,
+                     message=f"{worker.ingest.client_id} subscribed")
+            return worker.ingest.stats["received"]
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise
