@@ -5,12 +5,13 @@ into boundary flows (grid import/export, green direct supply, on-site generation
 heat, fuels, water) plus sub-metered consumption. `split_electricity` then divides the park's
 electricity consumption by origin:
 
-    consumption = grid import - grid export + green direct + on-site generation
-                = grid power + green direct + on-site renewable self-consumption
+    consumption = grid import - grid export + green direct + on-site generation (renewable + fossil)
+                = grid power + green direct + on-site renewable + on-site fossil, each as consumed
 
 Storage sits inside the boundary: its charge and discharge are internal flows, so its losses
-(charge - discharge) are part of consumption and reported separately. Exports are taken first
-from on-site generation; certificates (GEC / green-power trade) relabel grid power and are capped
+(charge - discharge) are part of consumption and reported separately. Exports are attributed
+by origin: on-site renewable generation, green direct supply, on-site fossil generation, then
+grid pass-through; certificates (GEC / green-power trade) relabel grid power and are capped
 at the grid power consumed. docs/accounting.md explains each choice.
 """
 
@@ -38,18 +39,23 @@ class BalanceFlag(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ElectricitySplit:
-    """Park electricity consumption by origin, kWh, for one period."""
+    """Park electricity consumption by origin, and exports by origin, kWh, for one period."""
 
     consumption_kwh: float
     grid_kwh: float  # grid power consumed (certificate-covered part included)
     certificate_kwh: float  # part of grid_kwh covered by GECs / green-power trade
     fossil_grid_kwh: float  # grid_kwh - certificate_kwh
-    green_direct_kwh: float
-    onsite_renewable_kwh: float  # on-site generation consumed in the park
-    export_of_generation_kwh: float
-    export_other_kwh: float
-    sold_green_export_kwh: float  # exported kWh whose green attributes were sold
+    green_direct_kwh: float  # green direct supply consumed in the park
+    onsite_renewable_kwh: float  # on-site renewable generation consumed in the park
+    export_of_generation_kwh: float  # export attributed to on-site renewable generation
+    export_other_kwh: float  # export beyond on-site renewable generation
+    sold_green_export_kwh: float  # exported kWh whose green attributes were sold (or retired as own-plant GECs)
     storage_losses_kwh: float
+    onsite_fossil_kwh: float = 0.0  # on-site fossil generation consumed in the park
+    export_of_green_direct_kwh: float = 0.0
+    export_of_fossil_generation_kwh: float = 0.0
+    export_of_grid_kwh: float = 0.0  # grid pass-through, never more than the grid import
+    export_unattributed_kwh: float = 0.0  # beyond all supply (storage discharged from earlier periods)
     flags: frozenset[BalanceFlag] = frozenset()
 
     @property
@@ -62,27 +68,42 @@ class ElectricitySplit:
         """绿色电力直接供应: green direct supply plus on-site self-consumption (Jiangxi def. 8)."""
         return self.green_direct_kwh + self.onsite_renewable_kwh
 
+    @property
+    def export_fossil_origin_kwh(self) -> float:
+        """Exports of fossil kind: on-site fossil generation and grid pass-through."""
+        return self.export_of_fossil_generation_kwh + self.export_of_grid_kwh
+
 
 def split_electricity(e: Electricity) -> ElectricitySplit:
-    """Divide consumption into grid, certificate-covered, green direct and on-site renewable."""
+    """Divide consumption and exports by origin.
+
+    Exports are attributed to their source in a fixed order: on-site renewable generation, then
+    green direct supply, then on-site fossil generation, then grid pass-through (at most the
+    grid import). What the park consumes of each source is the rest.
+    """
     flags: set[BalanceFlag] = set()
     gen = e.onsite_generation_kwh
-    consumption = e.grid_import_kwh - e.grid_export_kwh + e.green_direct_kwh + gen
-    export_gen = min(e.grid_export_kwh, gen)
+    fossil_gen = e.onsite_fossil_generation_kwh
+    consumption = e.grid_import_kwh - e.grid_export_kwh + e.green_direct_kwh + gen + fossil_gen
+    left = e.grid_export_kwh
+    taken = []
+    for available in (gen, e.green_direct_kwh, fossil_gen, e.grid_import_kwh):
+        part = min(left, available)
+        taken.append(part)
+        left -= part
+    export_gen, export_gd, export_fossil, export_grid = taken
     export_other = e.grid_export_kwh - export_gen
     if export_other > 0:
         flags.add(BalanceFlag.EXPORT_EXCEEDS_GENERATION)
-    grid = e.grid_import_kwh - export_other
-    green_direct = e.green_direct_kwh
-    if grid < 0:  # export beyond import and generation passes green direct supply on
+    if left > 0:
         flags.add(BalanceFlag.EXPORT_EXCEEDS_SUPPLY)
-        green_direct = max(0.0, green_direct + grid)
-        grid = 0.0
-    certificates = e.certificates_mwh * 1000
+    grid = e.grid_import_kwh - export_grid
+    certificates = e.certificates_total_mwh * 1000
     covered = min(certificates, grid)
     if certificates > grid:
         flags.add(BalanceFlag.CERTIFICATES_CAPPED)
-    sold = min(e.certificates_sold_mwh * 1000, e.grid_export_kwh)
+    # exported kWh whose green attributes went with certificates: sold, or retired by the park itself
+    sold = min((e.certificates_sold_mwh + e.own_plant_certificates_mwh) * 1000, e.grid_export_kwh)
     if e.certificates_sold_mwh * 1000 > e.grid_export_kwh:
         flags.add(BalanceFlag.SOLD_CAPPED)
     losses = e.storage_charge_kwh - e.storage_discharge_kwh
@@ -93,12 +114,17 @@ def split_electricity(e: Electricity) -> ElectricitySplit:
         grid_kwh=grid,
         certificate_kwh=covered,
         fossil_grid_kwh=grid - covered,
-        green_direct_kwh=green_direct,
+        green_direct_kwh=e.green_direct_kwh - export_gd,
         onsite_renewable_kwh=gen - export_gen,
         export_of_generation_kwh=export_gen,
         export_other_kwh=export_other,
         sold_green_export_kwh=sold,
         storage_losses_kwh=losses,
+        onsite_fossil_kwh=fossil_gen - export_fossil,
+        export_of_green_direct_kwh=export_gd,
+        export_of_fossil_generation_kwh=export_fossil,
+        export_of_grid_kwh=export_grid,
+        export_unattributed_kwh=left,
         flags=frozenset(flags),
     )
 
@@ -126,8 +152,11 @@ class ParkBalance:
         """`base` with its energy flows replaced by the metered ones (certificates etc. kept)."""
         flows = {k: v for k, v in self.electricity.model_dump().items() if k.endswith("_kwh")}
         electricity = base.electricity.model_copy(update=flows)
+        entered = bool(base.fuels or base.feedstock or base.bunker or base.process or base.transformation.inputs
+                       or (base.heat.imports or base.heat.exports) and not (self.heat.imports or self.heat.exports))
         return base.model_copy(
             update={
+                "provenance": "mixed" if entered else "metered",
                 "electricity": electricity,
                 "fuels": {**base.fuels, **self.fuels},
                 "heat": self.heat if (self.heat.imports or self.heat.exports) else base.heat,
@@ -160,7 +189,7 @@ def park_balance(
     flags: set[BalanceFlag] = set()
     e: dict[str, float] = dict.fromkeys(
         ["grid_import_kwh", "grid_export_kwh", "green_direct_kwh", "onsite_generation_kwh",
-         "storage_charge_kwh", "storage_discharge_kwh"], 0.0)
+         "onsite_fossil_generation_kwh", "storage_charge_kwh", "storage_discharge_kwh"], 0.0)
     aux = submetered = water = 0.0
     boundary_fuels: dict[str, float] = {}
     sub_fuels: dict[str, float] = {}
@@ -183,6 +212,9 @@ def park_balance(
             e["green_direct_kwh"] += imp - exp
         elif m.role in GENERATION_ROLES:
             e["onsite_generation_kwh"] += exp
+            aux += imp
+        elif m.role is Role.FOSSIL_GENERATION:  # its fuel comes through the supply meters
+            e["onsite_fossil_generation_kwh"] += exp
             aux += imp
         elif m.role is Role.STORAGE:
             e["storage_charge_kwh"] += imp

@@ -29,6 +29,7 @@ class ElectricityFlows(_Figures):
     grid_consumed: float = Field(description="grid power consumed in the park (certificate-covered part included)")
     green_direct: float
     onsite_renewable: float = Field(description="on-site generation consumed in the park")
+    onsite_fossil: float = Field(0.0, description="on-site fossil generation (CHP, genset) consumed in the park")
     certificates: float = Field(description="grid power covered by GECs / green-power trade")
     storage_charge: float
     storage_discharge: float
@@ -52,6 +53,10 @@ class ParkFigures(_Figures):
     co2_t: float
     co2_by_source_t: Co2BySource
     intensity_t_per_tce: float | None = Field(description="单位能耗碳排放, tCO2/tce")
+    export_rule: str = Field("by_origin", description="how exports were valued in E电 (docs/accounting.md, 4)")
+    electricity_co2_other_rule_t: float | None = Field(
+        None, description="E电 under the other export rule (literal if by_origin was used), for comparison")
+    equivalent_value_status: str = Field("A", description="status of the 等价值 coefficient used (A = assumption)")
 
 
 def park_figures(park: Park, totals: Mapping[str, Mapping[str, float]], year: int, through: date | None = None,
@@ -66,6 +71,8 @@ def park_figures(park: Park, totals: Mapping[str, Mapping[str, float]], year: in
     split = result.energy.electricity
     energy_tce = result.energy.total_tce
     co2 = result.emissions.total_co2_t
+    rule = result.emissions.export_rule
+    eq = result.factors.for_period("tce.electricity.equivalent", base.period_start, base.period_end)
     return ParkFigures(
         energy_by_carrier={
             "electricity": split.consumption_kwh,
@@ -75,7 +82,7 @@ def park_figures(park: Park, totals: Mapping[str, Mapping[str, float]], year: in
         electricity_kwh=ElectricityFlows(
             grid_import=bal.electricity.grid_import_kwh, grid_export=bal.electricity.grid_export_kwh,
             grid_consumed=split.grid_kwh, green_direct=split.green_direct_kwh,
-            onsite_renewable=split.onsite_renewable_kwh,
+            onsite_renewable=split.onsite_renewable_kwh, onsite_fossil=split.onsite_fossil_kwh,
             certificates=split.certificate_kwh,
             storage_charge=bal.electricity.storage_charge_kwh, storage_discharge=bal.electricity.storage_discharge_kwh,
         ),
@@ -88,4 +95,7 @@ def park_figures(park: Park, totals: Mapping[str, Mapping[str, float]], year: in
             transformation=result.emissions.transformation_co2_t,
         ),
         intensity_t_per_tce=co2 / energy_tce if energy_tce > 0 else None,
+        export_rule=rule.rule if rule else "by_origin",
+        electricity_co2_other_rule_t=rule.other_rule_electricity_co2_t if rule else None,
+        equivalent_value_status=str(eq.status),
     )

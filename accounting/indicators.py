@@ -7,21 +7,25 @@ target, unit, period and the completeness of the data behind it.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from functools import cache
 
 from lingtan.accounting.account import Account
+from lingtan.accounting.activity import Excluded
 from lingtan.accounting.framework import (
     Comparator,
     Framework,
     FrameworkError,
     Indicator,
+    Kind,
     Target,
     framework_data,
     parse_framework,
 )
 from lingtan.accounting.metrics import ENERGY_METRICS, METRICS, Missing
 
+MANDATORY = frozenset({Kind.CORE, Kind.CONSTRAINT})  # cannot be excluded
 _TOLERANCE = 1e-9  # relative; a value equal to its target (after float rounding) meets it
 
 
@@ -30,6 +34,7 @@ class Status(StrEnum):
     NOT_MET = "not_met"
     INSUFFICIENT_DATA = "insufficient_data"
     NOT_APPLICABLE = "not_applicable"
+    EXCLUDED = "excluded"  # a guidance indicator the park left out, with its reason (annex 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,9 @@ class IndicatorResult:
     completeness: float
     horizon: str | None
     note: str = ""
+    source: str = "entered"  # metered | entered | mixed: where the value's data come from
+    metered_completeness: float | None = None  # completeness of the metered part (None: nothing metered)
+    excluded: str | None = None  # the park's reason for leaving the indicator out
 
 
 @cache
@@ -60,7 +68,7 @@ def period_label(account: Account) -> str:
     a = account.activity
     if a.full_year:
         return str(a.year)
-    return f"{a.period_start.isoformat()}..{a.period.through.isoformat()}"
+    return f"{a.period_start.isoformat()}..{(a.period_end - timedelta(days=1)).isoformat()}"
 
 
 def select_target(
@@ -106,13 +114,23 @@ def evaluate_indicator(
     metric = (target.metric if target and target.metric else None) or ind.metric
     params = {"key": ind.id, **ind.params, **(target.params if target else {})}
     completeness = account.completeness if metric in ENERGY_METRICS else 1.0
+    source = a.provenance if metric in ENERGY_METRICS else "entered"
+    exclusion = a.indicators.get(params["key"])
+    reason = exclusion.excluded if isinstance(exclusion, Excluded) else None
 
     def result(status: Status, value: float | bool | None, note: str = "") -> IndicatorResult:
         return IndicatorResult(
             ind.id, ind.number, ind.name, str(ind.kind), status, value,
             target.value if target else None, target.text if target else "", str(ind.comparator), ind.unit,
             period_label(account), completeness, horizon, "; ".join(n for n in (note, ind.note) if n),
+            source, None if source == "entered" else account.completeness, reason,
         )
+
+    if reason is not None:
+        if ind.kind in MANDATORY:
+            return result(Status.INSUFFICIENT_DATA, None, f"a {ind.kind} indicator cannot be excluded "
+                                                          f"(annex 3 lets a park exclude guidance indicators)")
+        return result(Status.EXCLUDED, None, f"excluded by the park: {reason}")
 
     try:
         value = METRICS[metric](account, params)

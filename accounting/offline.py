@@ -3,11 +3,13 @@
 This is what `lingtan account FILE` prints: energy (tce, both bases), the electricity split,
 emissions line by line with the factor and source of each line, every indicator of the chosen
 framework, the core indicator's year-to-date value and year-end projection when the data cover
-part of a year, and the factors used. Bad input raises ActivityError (a ValueError) naming the
-field and value.
+part of a year, the interpretations in force with a warning for every verdict that changes under
+a plausible alternative (accounting/switches.py), and the factors used. Bad input raises
+ActivityError (a ValueError) naming the field and value.
 """
 
 from dataclasses import asdict
+from datetime import timedelta
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,30 +17,56 @@ from zoneinfo import ZoneInfo
 from lingtan.accounting.account import Account, account
 from lingtan.accounting.activity import ActivityError, parse_activity
 from lingtan.accounting.factors import FactorError, FactorSet, default_factors
-from lingtan.accounting.framework import FrameworkError
-from lingtan.accounting.indicators import evaluate_framework, load_framework
-from lingtan.accounting.projection import year_end_outlook
+from lingtan.accounting.framework import Framework, FrameworkError
+from lingtan.accounting.indicators import MANDATORY, evaluate_framework, load_framework
+from lingtan.accounting.projection import gap_to_target, year_end_outlook
+from lingtan.accounting.resources import framework_names
+from lingtan.accounting.switches import interpretations, verdict_warnings
 
 
 def evaluate(data: dict, source: str, factors: FactorSet | None = None) -> dict[str, Any]:
     """Evaluate an activity-data mapping (parsed YAML/JSON) read from `source`."""
     factors = factors or default_factors()
-    activity = parse_activity(data, source, factors)
-    a = activity
+    name = data.get("framework", "national") if isinstance(data, dict) else "national"
+    framework, problems = None, []
     try:
-        framework = load_framework(a.framework)
+        framework = load_framework(name) if isinstance(name, str) else None
     except FrameworkError as exc:
-        raise ActivityError(f"{source}: framework = {a.framework!r}: {exc}") from None
+        problems.append(f"framework = {name!r}: {exc}")
+    reported = data.get("indicators") if isinstance(data, dict) else None
+    if framework is not None and isinstance(reported, dict):
+        kinds = {i.id: i.kind for i in framework.indicators}
+        for key, value in reported.items():
+            if isinstance(value, dict) and "excluded" in value and kinds.get(key) in MANDATORY:
+                problems.append(f"indicators.{key}.excluded = {value['excluded']!r}: {key} is a {kinds[key]} "
+                                f"indicator of framework {framework.id!r}; annex 3 lets a park exclude only "
+                                "guidance indicators, with a reason")
+    # a typo is refused; an id of another framework is kept (one file may serve several) and noted
+    ids = set().union(*(_reported_ids(load_framework(n)) for n in framework_names()))
+    activity = parse_activity(data, source, factors, indicator_ids=ids, extra_errors=problems)
+    a = activity
+    assert framework is not None  # a framework that is not a string fails validation above
     try:
-        acct = account(activity, factors)
+        try:
+            acct = account(activity, factors)
+        except ActivityError as exc:
+            raise ActivityError(f"{source}: {exc}") from None
         outlook = None
         if not a.full_year and any(i.id == "carbon_per_energy" for i in framework.indicators):
             outlook = year_end_outlook(acct, framework, ZoneInfo(a.timezone), horizon=a.horizon, variant=a.variant)
         # part of a year: tiers of annual energy use are chosen by the projected year
         tier_energy = None if outlook is None else outlook.projected_energy_tce
         results = evaluate_framework(framework, acct, horizon=a.horizon, variant=a.variant, energy_tce=tier_energy)
+        warnings = verdict_warnings(framework, acct, results, horizon=a.horizon, variant=a.variant,
+                                    energy_tce=tier_energy)
+        stated = interpretations(acct, framework)
     except (FactorError, FrameworkError) as exc:
         raise ActivityError(f"{source}: {exc}") from None
+    indicators = []
+    for r in results:
+        row = _jsonable(asdict(r))
+        row["verdict_alternatives"] = [_jsonable(asdict(w)) for w in warnings if w.indicator == r.id]
+        indicators.append(row)
 
     return {
         "source": source,
@@ -47,8 +75,10 @@ def evaluate(data: dict, source: str, factors: FactorSet | None = None) -> dict[
         "year": a.year,
         "period": {
             "start": a.period_start.isoformat(),
-            "through": a.period.through.isoformat() if a.period.through else f"{a.year}-12-31",
+            "through": (a.period_end - timedelta(days=1)).isoformat(),
+            "days": (a.period_end - a.period_start).days,
             "full_year": a.full_year,
+            "year_to_date": a.year_to_date,
             "completeness": a.period.completeness,
             "timezone": a.timezone,
         },
@@ -59,14 +89,25 @@ def evaluate(data: dict, source: str, factors: FactorSet | None = None) -> dict[
         "energy": _energy(acct),
         "electricity": _electricity(acct),
         "emissions": _emissions(acct),
-        "indicators": [_jsonable(asdict(r)) for r in results],
+        "indicators": indicators,
+        "interpretations": _jsonable(stated),
+        "warnings": [w.message for w in warnings] + [
+            f"indicators.{k}: not an indicator of framework {framework.id!r}; ignored"
+            for k in a.indicators if k not in _reported_ids(framework)],
         "core_outlook": None if outlook is None else _jsonable({
             "indicator": outlook.indicator, "through": outlook.through, "ytd": asdict(outlook.ytd),
             "scale": outlook.scale, "method": outlook.method, "projected": asdict(outlook.projected),
             "projected_energy_tce": outlook.projected_energy_tce, "projected_co2_t": outlook.projected_co2_t,
+            "gap_to_target": gap_to_target(outlook),
         }),
         "factors": _factors_used(acct),
     }
+
+
+def _reported_ids(framework: Framework) -> set[str]:
+    """The keys an activity file may report under `indicators:` for `framework`."""
+    return {i.id for i in framework.indicators} | {
+        str(v) for i in framework.indicators for t in (i, *i.targets) for k, v in t.params.items() if k == "key"}
 
 
 def _energy(acct: Account) -> dict[str, Any]:
@@ -105,6 +146,7 @@ def _emissions(acct: Account) -> dict[str, Any]:
         "process_co2_t": m.process_co2_t,
         "bunker_co2_t": m.bunker_co2_t,
         "offsets_ccer_tco2": m.offsets_tco2,
+        "export_rule": None if m.export_rule is None else asdict(m.export_rule),
         "lines": [asdict(line) for line in m.lines],
     }
 

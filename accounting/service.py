@@ -4,12 +4,21 @@ the daily and monthly sums of it.
 Ingest marks every (park, meter, local day) that received readings as dirty, with the span of
 their timestamps. Each pass recomputes, per meter and counter, only the intervals that span can
 change: from the interval holding the stored reading just before it to the one holding the
-reading just after it (energy between two readings is apportioned between them). It reads
-those readings from the time-series store, runs the pure interval engine on them, and in one
-transaction writes the intervals whose values changed (unchanged ones keep their revision, so
-the city platform's sync sees only real revisions), the daily and monthly aggregates of the days
-touched, and clears the dirty marks it consumed. Recomputing is idempotent: late, replayed and
-out-of-order readings revise exactly the intervals they touch.
+reading just after it (energy between two readings is apportioned between them).
+
+A pass works park by park. It reads every dirty meter's window back with one batch read of the
+time-series store (`TimeSeriesStore.read_windows`: the samples around the spans plus a bounded
+look-back, a few round trips for the whole park), works out each counter's window from what it
+got, and reads a counter alone (the per-counter path, `neighbours` and `series`) only where the
+batch read cannot decide it (a gap longer than the look-back); a counter with no sample near
+the spans is one the meter does not publish and is skipped. It runs the pure interval engine on
+the samples and, in one transaction per park, writes the intervals whose values changed (one
+multi-row upsert; unchanged ones keep their revision, so the city platform's sync sees only
+real revisions), recomputes the daily and monthly aggregates of the (meter, counter, day)s
+touched with one grouped query each, and clears the dirty marks it consumed. Upserts go in
+sorted key order, so two writers on PostgreSQL take row locks in the same order and cannot
+deadlock. Recomputing is idempotent: late, replayed and out-of-order readings revise exactly the
+intervals they touch.
 
 A dirty day without a span (marked before spans existed) is recomputed whole.
 
@@ -19,7 +28,9 @@ after its end is stored); an incomplete one becomes final when its local day is 
 `revised_after_final` and a new revision (docs/api.md, "Finality").
 """
 
+import bisect
 import logging
+import math
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,7 +38,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, bindparam, delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lingtan.accounting.intervals import Interval, compute_intervals
@@ -37,15 +50,17 @@ from lingtan.kernel.localtime import PeriodKind, day_bounds, first_day, local_da
 from lingtan.kernel.park import Meter, Park
 from lingtan.kernel.quantities import CARRIER_QUANTITIES, COUNTERS
 from lingtan.store.db import sessions
-from lingtan.store.models import DailyEnergy, Dirty, IntervalEnergy, MonthlyEnergy
+from lingtan.store.models import DailyEnergy, Dirty, IntervalEnergy, MonthlyEnergy, RevisionCounter
 from lingtan.store.partitions import MONTHS_AHEAD, add_months, ensure_partitions
-from lingtan.store.timeseries.base import SinkUnavailable, TimeSeriesStore
+from lingtan.store.timeseries.base import SinkUnavailable, TimeSeriesStore, WindowRead, WindowSamples
 
 log = logging.getLogger(__name__)
 
 INTERVAL = timedelta(minutes=15)
 _INTERVAL_MS = 900_000
 _MERGE_MS = 86_400_000  # spans of one meter less than a day apart are recomputed as one window
+_LOOK_BACK_MS = 3_600_000  # how far before its window a batch read looks for the reading before it
+_KEYS_PER_STATEMENT = 500  # (meter, counter) pairs per grouped aggregate query
 REVISED_AFTER_FINAL = "revised_after_final"
 SWEEP_LIMIT = 5000  # intervals finalised per park and pass
 
@@ -56,7 +71,8 @@ class PassStats:
 
     meters: int = 0  # (park, meter) pairs recomputed
     windows: int = 0  # (meter, counter, window) recomputations
-    samples: int = 0  # readings read back from the time-series store
+    samples: int = 0  # readings the recomputations used (in their windows and one on each side)
+    read_alone: int = 0  # windows the batch read could not decide, read counter by counter
     intervals_written: int = 0  # inserted or changed (new revisions)
     intervals_unchanged: int = 0
     finalised: int = 0
@@ -70,6 +86,10 @@ def _ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
 
 
+def _floor(ms: int) -> int:
+    return ms - ms % _INTERVAL_MS
+
+
 def windows(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Merge reading spans (first_ms, last_ms) lying less than a day apart."""
     out: list[list[int]] = []
@@ -81,41 +101,171 @@ def windows(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
+class _Undecided(Exception):
+    """The batch read did not see far enough to answer; the counter is read alone."""
+
+
+class _Seen:
+    """One counter's samples from a batch read: exactly all the stored ones in [lo, hi)."""
+
+    def __init__(self, got: WindowSamples, start_ms: int, look_back_ms: int) -> None:
+        self.rows = ([got.before] if got.before else []) + got.samples + ([got.after] if got.after else [])
+        self.ts = [t for t, _ in self.rows]
+        # no `before`: none in the look-back, and nothing known earlier
+        self.lo = got.before[0] if got.before else start_ms - look_back_ms
+        self.hi = got.after[0] + 1 if got.after else math.inf  # no `after`: there is none at all
+
+    def last_before(self, ms: int) -> tuple[int, float]:
+        i = bisect.bisect_left(self.ts, ms)
+        if ms > self.hi or i == 0:
+            raise _Undecided
+        return self.rows[i - 1]
+
+    def first_from(self, ms: int) -> tuple[int, float] | None:
+        i = bisect.bisect_left(self.ts, ms)
+        if ms < self.lo or (i == len(self.rows) and self.hi != math.inf):
+            raise _Undecided
+        return self.rows[i] if i < len(self.rows) else None
+
+    def between(self, a_ms: int, b_ms: int) -> list[tuple[int, float]]:
+        if a_ms < self.lo or b_ms > self.hi:
+            raise _Undecided
+        return self.rows[bisect.bisect_left(self.ts, a_ms):bisect.bisect_left(self.ts, b_ms)]
+
+
+def _window_of(seen, first_ms: int, last_ms: int) -> tuple[int, int, list[tuple[int, float]]]:
+    """The interval-aligned window readings in [first_ms, last_ms] can change, with the samples in
+    it and one on each side. `seen` is a _Seen, or the store itself read counter by counter."""
+    before = seen.last_before(first_ms)
+    after = seen.first_from(last_ms + 1)
+    t0 = before[0] if before else first_ms
+    t1 = after[0] if after else last_ms
+    start_ms, end_ms = _floor(t0), _floor(t1) + _INTERVAL_MS
+    head, tail = seen.last_before(start_ms), seen.first_from(end_ms)
+    return start_ms, end_ms, ([head] if head else []) + seen.between(start_ms, end_ms) + ([tail] if tail else [])
+
+
+class _Alone:
+    """The per-counter reads of one counter (two `neighbours` and a `series`), in _Seen's terms."""
+
+    def __init__(self, sink: TimeSeriesStore, park: str, meter: str, quantity: str) -> None:
+        self.sink, self.key = sink, (park, meter, quantity)
+
+    def last_before(self, ms: int):
+        return self.sink.neighbours(*self.key, ms)[0]
+
+    def first_from(self, ms: int):
+        return self.sink.neighbours(*self.key, ms)[1]
+
+    def between(self, a_ms: int, b_ms: int):
+        return self.sink.series(*self.key, a_ms, b_ms)
+
+
+# -- aggregates ----------------------------------------------------------------------------------
+def _upsert(s: Session, table, keys: tuple[str, ...], rows: list[dict]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE of rows, in the given (sorted) order: one statement
+    the driver sends as few multi-row inserts."""
+    if not rows:
+        return
+    conn = s.connection()
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table.__table__)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
+    conn.execute(stmt, rows)
+
+
+def _delete_keys(s: Session, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
+    if rows:
+        cols = table.__table__.c
+        s.connection().execute(delete(table.__table__).where(*(cols[k] == bindparam(f"k_{k}") for k in keys)),
+                  [{f"k_{k}": v for k, v in zip(keys, row, strict=True)} for row in rows])
+
+
+def _chunks(items: list, n: int = _KEYS_PER_STATEMENT):
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def update_aggregates_of(s: Session, park_id: str, zone: ZoneInfo, touched: set[tuple[str, str, date]]) -> None:
+    """Recompute the daily sums of the (meter, counter, local day)s `touched` from their
+    intervals, then their months' sums from the daily ones, set-based (one grouped query per day
+    and month, one upsert per table), in the caller's transaction after the intervals were written."""
+    by_day: dict[date, set[tuple[str, str]]] = defaultdict(set)
+    for meter, quantity, day in touched:
+        by_day[day].add((meter, quantity))
+    daily, gone = [], []
+    for day in sorted(by_day):
+        start, end = day_bounds(day, zone)
+        pairs = sorted(by_day[day])
+        sums = {}
+        for chunk in _chunks(pairs):
+            sums.update({(m, q): row for m, q, *row in s.execute(
+                select(IntervalEnergy.meter, IntervalEnergy.quantity, func.sum(IntervalEnergy.amount),
+                       func.sum(IntervalEnergy.completeness), func.count())
+                .where(IntervalEnergy.park == park_id, IntervalEnergy.start >= start, IntervalEnergy.start < end,
+                       tuple_(IntervalEnergy.meter, IntervalEnergy.quantity).in_(chunk))
+                .group_by(IntervalEnergy.meter, IntervalEnergy.quantity))})
+        for m, q in pairs:
+            row = sums.get((m, q))
+            if row and row[2]:
+                daily.append(dict(park=park_id, meter=m, quantity=q, day=day, amount=float(row[0]),
+                                  completeness_sum=float(row[1] or 0), intervals=int(row[2])))
+            else:
+                gone.append((park_id, m, q, day))
+    daily.sort(key=lambda r: (r["meter"], r["quantity"], r["day"]))
+    gone.sort()
+    _upsert(s, DailyEnergy, ("park", "meter", "quantity", "day"), daily)
+    _delete_keys(s, DailyEnergy, ("park", "meter", "quantity", "day"), gone)
+
+    by_month: dict[date, set[tuple[str, str]]] = defaultdict(set)
+    for meter, quantity, day in touched:
+        by_month[first_day(day, PeriodKind.MONTH)].add((meter, quantity))
+    monthly, gone = [], []
+    for month in sorted(by_month):
+        pairs = sorted(by_month[month])
+        sums = {}
+        for chunk in _chunks(pairs):
+            sums.update({(m, q): row for m, q, *row in s.execute(
+                select(DailyEnergy.meter, DailyEnergy.quantity, func.sum(DailyEnergy.amount),
+                       func.sum(DailyEnergy.completeness_sum), func.sum(DailyEnergy.intervals))
+                .where(DailyEnergy.park == park_id, DailyEnergy.day >= month,
+                       DailyEnergy.day < next_first_day(month, PeriodKind.MONTH),
+                       tuple_(DailyEnergy.meter, DailyEnergy.quantity).in_(chunk))
+                .group_by(DailyEnergy.meter, DailyEnergy.quantity))})
+        for m, q in pairs:
+            row = sums.get((m, q))
+            if row and row[2]:
+                monthly.append(dict(park=park_id, meter=m, quantity=q, month=month, amount=float(row[0]),
+                                    completeness_sum=float(row[1] or 0), intervals=int(row[2])))
+            else:
+                gone.append((park_id, m, q, month))
+    monthly.sort(key=lambda r: (r["meter"], r["quantity"], r["month"]))
+    gone.sort()
+    _upsert(s, MonthlyEnergy, ("park", "meter", "quantity", "month"), monthly)
+    _delete_keys(s, MonthlyEnergy, ("park", "meter", "quantity", "month"), gone)
+
+
 def update_aggregates(s: Session, park_id: str, zone: ZoneInfo, meter_id: str, quantity: str,
                       days: set[date]) -> None:
     """Recompute a meter counter's daily sums of local `days` from their intervals, then their
     months' sums, in the caller's transaction (after the intervals were written)."""
     s.flush()
-    for day in days:
-        start, end = day_bounds(day, zone)
-        sums = s.execute(
-            select(func.sum(IntervalEnergy.amount), func.sum(IntervalEnergy.completeness), func.count())
-            .where(IntervalEnergy.park == park_id, IntervalEnergy.meter == meter_id,
-                   IntervalEnergy.quantity == quantity, IntervalEnergy.start >= start,
-                   IntervalEnergy.start < end)).one()
-        _put(s, DailyEnergy, dict(park=park_id, meter=meter_id, quantity=quantity, day=day), sums)
-    s.flush()
-    for month in {first_day(d, PeriodKind.MONTH) for d in days}:
-        sums = s.execute(
-            select(func.sum(DailyEnergy.amount), func.sum(DailyEnergy.completeness_sum),
-                   func.sum(DailyEnergy.intervals))
-            .where(DailyEnergy.park == park_id, DailyEnergy.meter == meter_id, DailyEnergy.quantity == quantity,
-                   DailyEnergy.day >= month, DailyEnergy.day < next_first_day(month, PeriodKind.MONTH))).one()
-        _put(s, MonthlyEnergy, dict(park=park_id, meter=meter_id, quantity=quantity, month=month), sums)
+    update_aggregates_of(s, park_id, zone, {(meter_id, quantity, d) for d in days})
 
 
-def _put(s: Session, table, key: dict, sums) -> None:
-    """Store (amount, completeness sum, intervals) under key, or remove the row when there are none."""
-    amount, completeness, n = sums
-    row = s.get(table, key)
-    if not n:
-        if row is not None:
-            s.delete(row)
-        return
-    if row is None:
-        row = table(**key)
-        s.add(row)
-    row.amount, row.completeness_sum, row.intervals = float(amount), float(completeness or 0), int(n)
+_IV_KEY = ("park", "meter", "quantity", "start")
+
+
+@dataclass
+class _Work:
+    """One recomputed window of one counter: the intervals [start, end) should hold."""
+
+    meter: Meter
+    quantity: str
+    start: datetime
+    end: datetime
+    computed: list[Interval]
 
 
 class Rollup:
@@ -132,24 +282,38 @@ class Rollup:
         self.last_pass = PassStats()
 
     # -- reading back ------------------------------------------------------------------------
-    def _window_samples(self, park: str, meter: str, quantity: str, first_ms: int, last_ms: int,
-                        stats: PassStats) -> tuple[datetime, datetime, list[tuple[datetime, float]]] | None:
-        """The interval-aligned window that readings in [first_ms, last_ms] can change, with the
-        readings in it and one on each side; None when there are none."""
-        before, _ = self.sink.neighbours(park, meter, quantity, first_ms)
-        _, after = self.sink.neighbours(park, meter, quantity, last_ms + 1)
-        t0 = before[0] if before else first_ms
-        t1 = after[0] if after else last_ms
-        start_ms = t0 - t0 % _INTERVAL_MS
-        end_ms = t1 - t1 % _INTERVAL_MS + _INTERVAL_MS
-        rows = self.sink.series(park, meter, quantity, start_ms, end_ms)
-        head, _ = self.sink.neighbours(park, meter, quantity, start_ms)
-        _, tail = self.sink.neighbours(park, meter, quantity, end_ms)
-        rows = ([head] if head else []) + rows + ([tail] if tail else [])
-        stats.samples += len(rows)
-        if not rows:
-            return None
-        return _utc(start_ms), _utc(end_ms), [(_utc(t), v) for t, v in rows]
+    def _read(self, park: Park, items: list[tuple[Meter, list[tuple[int, int]]]], stats: PassStats) -> list[_Work]:
+        """Every counter window of the meters `items` (meter, spans), from one batch read of the park."""
+        plan, reads = [], []
+        for meter, spans in items:
+            quantities = tuple(sorted(CARRIER_QUANTITIES[meter.carrier.value] & COUNTERS))
+            # a margin of a few polls on each side, so the reading before and after is inside
+            margin_ms = max(60_000, int(3_000 * meter.poll_interval_s))
+            for first_ms, last_ms in windows(spans):
+                plan.append((meter, first_ms, last_ms))
+                reads.append(WindowRead(meter.id, quantities, _floor(first_ms - margin_ms),
+                                        _floor(last_ms + margin_ms) + _INTERVAL_MS))
+        got = self.sink.read_windows(park.id, reads, _LOOK_BACK_MS) if reads else []
+        work = []
+        for (meter, first_ms, last_ms), read, per_quantity in zip(plan, reads, got, strict=True):
+            for quantity in read.quantities:
+                found = per_quantity[quantity]
+                if found.before is None and found.after is None and not found.samples:
+                    continue  # a counter this meter does not publish (no sample near the spans)
+                stats.windows += 1
+                try:
+                    start_ms, end_ms, rows = _window_of(_Seen(found, read.start_ms, _LOOK_BACK_MS), first_ms, last_ms)
+                except _Undecided:
+                    stats.read_alone += 1
+                    start_ms, end_ms, rows = _window_of(_Alone(self.sink, park.id, meter.id, quantity),
+                                                        first_ms, last_ms)
+                stats.samples += len(rows)
+                if rows:
+                    start, end = _utc(start_ms), _utc(end_ms)
+                    samples = [(_utc(t), v) for t, v in rows]
+                    work.append(_Work(meter, quantity, start, end, self._intervals(meter, quantity, start, end,
+                                                                                   samples)))
+        return work
 
     # -- recomputing ---------------------------------------------------------------------------
     def _intervals(self, meter: Meter, quantity: str, start: datetime, end: datetime, samples) -> list[Interval]:
@@ -160,61 +324,101 @@ class Rollup:
                                                rollover=modulus)
                 if not (iv.energy == 0 and iv.completeness == 0)]
 
-    def _write(self, s: Session, park: Park, meter: Meter, quantity: str, start: datetime, end: datetime,
-               computed: list[Interval], now: datetime, stats: PassStats) -> set[date]:
-        """Bring the stored intervals of [start, end) to `computed`; returns the local days touched."""
-        stored = {r.start if r.start.tzinfo else r.start.replace(tzinfo=UTC): r for r in s.scalars(
-            select(IntervalEnergy).where(IntervalEnergy.park == park.id, IntervalEnergy.meter == meter.id,
-                                         IntervalEnergy.quantity == quantity, IntervalEnergy.start >= start,
-                                         IntervalEnergy.start < end))}
-        days: set[date] = set()
-        for iv in computed:
-            flags = ",".join(sorted(iv.flags))
-            row = stored.pop(iv.start, None)
-            if row is not None and (row.amount, row.completeness, row.estimated) == (iv.energy, iv.completeness,
-                                                                                      iv.estimated) \
-                    and set(filter(None, row.flags.split(","))) - {REVISED_AFTER_FINAL} == set(iv.flags):
-                stats.intervals_unchanged += 1
-                continue
-            day = local_day(iv.start, park.zone)
-            days.add(day)
-            stats.intervals_written += 1
-            if row is None:
-                s.add(IntervalEnergy(park=park.id, meter=meter.id, quantity=quantity, start=iv.start, day=day,
-                                     amount=iv.energy, completeness=iv.completeness, estimated=iv.estimated,
-                                     flags=flags[:200], updated_at=now, final=iv.completeness >= 1.0))
-                continue
-            if row.final:  # it was declared final and changed all the same: say so
-                flags = ",".join(sorted({*iv.flags, REVISED_AFTER_FINAL}))
-            row.amount, row.completeness, row.estimated = iv.energy, iv.completeness, iv.estimated
-            row.flags, row.updated_at = flags[:200], now
-            row.final = row.final or iv.completeness >= 1.0
-        for row in stored.values():  # intervals the readings no longer support
-            days.add(row.day)
-            s.delete(row)
-        return days
+    def _stored(self, s: Session, park: Park, work: list[_Work]) -> dict[tuple, dict]:
+        """The stored intervals of the windows of `work`, by (meter, quantity, start): one query
+        per distinct window (a pass's windows are mostly the same quarter hour or two)."""
+        by_window: dict[tuple[datetime, datetime], set[tuple[str, str]]] = defaultdict(set)
+        for w in work:
+            by_window[(w.start, w.end)].add((w.meter.id, w.quantity))
+        iv = IntervalEnergy
+        stored = {}
+        for (start, end), pairs in by_window.items():
+            for chunk in _chunks(sorted(pairs)):
+                for r in s.execute(select(iv.meter, iv.quantity, iv.start, iv.day, iv.amount, iv.completeness,
+                                          iv.estimated, iv.flags, iv.final)
+                                   .where(iv.park == park.id, iv.start >= start, iv.start < end,
+                                          tuple_(iv.meter, iv.quantity).in_(chunk))).mappings():
+                    r = dict(r)
+                    if r["start"].tzinfo is None:  # SQLite keeps UTC without the zone
+                        r["start"] = r["start"].replace(tzinfo=UTC)
+                    stored[(r["meter"], r["quantity"], r["start"])] = r
+        return stored
+
+    def _write(self, s: Session, park: Park, work: list[_Work], now: datetime, stats: PassStats) -> None:
+        """Bring the stored intervals of every window of `work` to what was computed, then the
+        aggregates of the days touched; in the caller's transaction."""
+        stored = self._stored(s, park, work)
+        by_counter: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+        for key in stored:
+            by_counter[key[:2]].append(key)
+        changed: dict[tuple, dict] = {}  # key -> the row to upsert
+        removed: set[tuple] = set()
+        touched: set[tuple[str, str, date]] = set()
+        for w in work:
+            inside = {k for k in by_counter[(w.meter.id, w.quantity)] if k in stored and w.start <= k[2] < w.end}
+            for iv in w.computed:
+                key = (w.meter.id, w.quantity, iv.start)
+                inside.discard(key)
+                row = stored.get(key)
+                if row is not None and (row["amount"], row["completeness"], row["estimated"]) == (
+                        iv.energy, iv.completeness, iv.estimated) \
+                        and set(filter(None, row["flags"].split(","))) - {REVISED_AFTER_FINAL} == set(iv.flags):
+                    stats.intervals_unchanged += 1
+                    continue
+                stats.intervals_written += 1
+                flags = ",".join(sorted(iv.flags))
+                if row is None:
+                    day, final = local_day(iv.start, park.zone), iv.completeness >= 1.0
+                else:
+                    day, final = row["day"], row["final"] or iv.completeness >= 1.0
+                    if row["final"]:  # it was declared final and changed all the same: say so
+                        flags = ",".join(sorted({*iv.flags, REVISED_AFTER_FINAL}))
+                new = dict(meter=w.meter.id, quantity=w.quantity, start=iv.start, day=day, amount=iv.energy,
+                           completeness=iv.completeness, estimated=iv.estimated, flags=flags[:200], final=final)
+                if key not in stored:
+                    by_counter[key[:2]].append(key)
+                stored[key] = changed[key] = new
+                removed.discard(key)
+                touched.add((w.meter.id, w.quantity, day))
+            for key in inside:  # intervals the readings no longer support
+                touched.add((key[0], key[1], stored[key]["day"]))
+                del stored[key]
+                changed.pop(key, None)
+                removed.add(key)
+        if changed:
+            keys = sorted(changed)
+            counter = RevisionCounter.__table__.c
+            top = s.connection().execute(update(RevisionCounter.__table__).where(counter.name == "revision")
+                                         .values(value=counter.value + len(keys))
+                                         .returning(counter.value)).scalar_one()
+            _upsert(s, IntervalEnergy, _IV_KEY,
+                    [dict(park=park.id, **changed[k], updated_at=now, revision=top - len(keys) + 1 + i)
+                     for i, k in enumerate(keys)])
+        _delete_keys(s, IntervalEnergy, _IV_KEY, [(park.id, *k) for k in sorted(removed)])
+        update_aggregates_of(s, park.id, park.zone, touched)
+
+    def recompute_park(self, park: Park, items: list[tuple[Meter, list[tuple[int, int]], list[tuple[date, str]]]],
+                       stats: PassStats) -> None:
+        """Recompute the intervals around the spans of several meters of one park ((meter, spans,
+        consumed) each) and clear the dirty marks `consumed` ((day, token) pairs), in one transaction."""
+        now = self.clock()
+        work = self._read(park, [(meter, spans) for meter, spans, _ in items], stats)
+        with self.sessions.begin() as s:
+            self._write(s, park, work, now, stats)
+            marks = sorted((meter.id, day, token) for meter, _, consumed in items for day, token in consumed)
+            if marks:
+                # a reading that arrived meanwhile renewed the token: the day stays dirty
+                dirty = Dirty.__table__.c
+                s.connection().execute(
+                    delete(Dirty.__table__).where(dirty.park == park.id, dirty.meter == bindparam("k_meter"),
+                                                  dirty.day == bindparam("k_day"), dirty.token == bindparam("k_token")),
+                    [dict(k_meter=m, k_day=d, k_token=t) for m, d, t in marks])
 
     def recompute(self, park: Park, meter: Meter, spans: list[tuple[int, int]], consumed: list[tuple[date, str]],
                   stats: PassStats) -> None:
         """Recompute one meter's intervals around `spans` and clear the dirty marks `consumed`
         ((day, token) pairs) in the same transaction."""
-        now = self.clock()
-        work = []
-        for quantity in sorted(CARRIER_QUANTITIES[meter.carrier.value] & COUNTERS):
-            for first_ms, last_ms in windows(spans):
-                stats.windows += 1
-                found = self._window_samples(park.id, meter.id, quantity, first_ms, last_ms, stats)
-                if found is not None:
-                    start, end, samples = found
-                    work.append((quantity, start, end, self._intervals(meter, quantity, start, end, samples)))
-        with self.sessions.begin() as s:
-            for quantity, start, end, computed in work:
-                days = self._write(s, park, meter, quantity, start, end, computed, now, stats)
-                update_aggregates(s, park.id, park.zone, meter.id, quantity, days)
-            for day, token in consumed:
-                # a reading that arrived meanwhile renewed the token: the day stays dirty
-                s.execute(delete(Dirty).where(Dirty.park == park.id, Dirty.meter == meter.id, Dirty.day == day,
-                                              Dirty.token == token))
+        self.recompute_park(park, [(meter, spans, consumed)], stats)
 
     def recompute_day(self, park_id: str, meter_id: str, day: date) -> None:
         """Recompute one whole local day of a meter (for tools and tests)."""
@@ -241,29 +445,33 @@ class Rollup:
         with self.sessions() as s:
             dirty = s.execute(select(Dirty.park, Dirty.meter, Dirty.day, Dirty.token, Dirty.first_ms,
                                      Dirty.last_ms)).all()
-        by_meter: dict[tuple[str, str], list] = defaultdict(list)
+        by_park: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         for row in dirty:
-            by_meter[(row.park, row.meter)].append(row)
+            by_park[row.park][row.meter].append(row)
         done = 0
-        for (park_id, meter_id), marks in by_meter.items():
-            try:
-                park = self.config.park(park_id)
-                meter = park.meter(meter_id)
-            except KeyError:
-                log.warning("dirty day for unknown meter %s/%s ignored", park_id, meter_id)
-                with self.sessions.begin() as s:
-                    s.execute(delete(Dirty).where(Dirty.park == park_id, Dirty.meter == meter_id))
-                continue
-            spans = []
-            for m in marks:
-                if m.first_ms is None:  # the whole day
-                    start, end = day_bounds(m.day, park.zone)
-                    spans.append((_ms(start), _ms(end) - 1))
-                else:
-                    spans.append((m.first_ms, m.last_ms))
-            self.recompute(park, meter, spans, [(m.day, m.token) for m in marks], stats)
-            stats.meters += 1
-            done += len(marks)
+        for park_id in sorted(by_park):
+            items = []
+            for meter_id, marks in sorted(by_park[park_id].items()):
+                try:
+                    park = self.config.park(park_id)
+                    meter = park.meter(meter_id)
+                except KeyError:
+                    log.warning("dirty day for unknown meter %s/%s ignored", park_id, meter_id)
+                    with self.sessions.begin() as s:
+                        s.execute(delete(Dirty).where(Dirty.park == park_id, Dirty.meter == meter_id))
+                    continue
+                spans = []
+                for m in marks:
+                    if m.first_ms is None:  # the whole day
+                        start, end = day_bounds(m.day, park.zone)
+                        spans.append((_ms(start), _ms(end) - 1))
+                    else:
+                        spans.append((m.first_ms, m.last_ms))
+                items.append((meter, spans, [(m.day, m.token) for m in marks]))
+                done += len(marks)
+            if items:
+                self.recompute_park(self.config.park(park_id), items, stats)
+                stats.meters += len(items)
         for park in self.config.parks:
             self.finalise(park, stats)
         self._partitions_ahead()

@@ -2,7 +2,8 @@
 
 Expected values are worked by hand from the policy texts (see each WORKING.md), never produced by
 running this code. Keys of expected.yaml are dotted paths into the offline result;
-`indicators.<id>.<field>` picks an indicator by id.
+`indicators.<id>.<field>` picks an indicator by id. A case whose expected.yaml has
+`error_contains` must be refused with an ActivityError whose message holds each fragment.
 """
 
 import math
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lingtan.accounting.activity import ActivityError
 from lingtan.accounting.offline import evaluate
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "accounting"
@@ -34,6 +36,11 @@ def _lookup(result: dict, path: str):
             node = matches[0]
             i += 2
             continue
+        if isinstance(node, list):  # a list element by index
+            assert part.isdigit() and int(part) < len(node), f"{path}: no element {part!r} in result"
+            node = node[int(part)]
+            i += 1
+            continue
         assert isinstance(node, dict) and part in node, f"{path}: no {part!r} in result"
         node = node[part]
         i += 1
@@ -41,7 +48,7 @@ def _lookup(result: dict, path: str):
 
 
 def test_there_are_enough_cases():
-    assert len(_case_dirs()) >= 3
+    assert len(_case_dirs()) >= 8
 
 
 @pytest.mark.parametrize("case", _case_dirs(), ids=lambda p: p.name)
@@ -49,6 +56,12 @@ def test_case(case: Path):
     assert (case / "WORKING.md").is_file(), f"{case.name}: the hand calculation WORKING.md is missing"
     data = yaml.safe_load((case / "input.yaml").read_text(encoding="utf-8"))
     expected = yaml.safe_load((case / "expected.yaml").read_text(encoding="utf-8"))
+    if "error_contains" in expected:  # a case the method refuses: every fragment must be in the message
+        with pytest.raises(ActivityError) as caught:
+            evaluate(data, str(case / "input.yaml"))
+        missing = [part for part in expected["error_contains"] if part not in str(caught.value)]
+        assert not missing, f"{case.name}: {missing} not in the error: {caught.value}"
+        return
     result = evaluate(data, str(case / "input.yaml"))
     failures = []
     for path, want in expected.items():

@@ -31,15 +31,26 @@ def test_certificates_never_cover_more_than_grid_power_consumed():
     assert s.certificate_kwh <= s.consumption_kwh
 
 
-def test_exports_are_netted_at_the_fossil_factor_unless_green_attributes_were_sold():
-    plain = acct(electricity={"grid_import_kwh": 1000, "grid_export_kwh": 400, "onsite_generation_kwh": 400})
-    assert plain.emissions.electricity_co2_t == pytest.approx(600 * 0.8325 / 1000)
-    sold = acct(electricity={"grid_import_kwh": 1000, "grid_export_kwh": 400, "onsite_generation_kwh": 400,
-                             "certificates_sold_mwh": 0.1})
+def test_exports_get_the_factor_of_their_origin_and_the_literal_rule_stays_selectable():
+    flows = {"grid_import_kwh": 1000, "grid_export_kwh": 400, "onsite_generation_kwh": 400}
+    plain = acct(electricity=flows)  # exported PV entered at 0 and leaves at 0: no credit
+    assert plain.emissions.electricity_co2_t == pytest.approx(1000 * 0.8325 / 1000)
+    assert plain.emissions.export_rule.rule == "by_origin"
+    assert plain.emissions.export_rule.other_rule_electricity_co2_t == pytest.approx(600 * 0.8325 / 1000)
+    literal = acct(electricity={**flows, "export_rule": "literal"})
+    assert literal.emissions.electricity_co2_t == pytest.approx(600 * 0.8325 / 1000)
+    assert literal.emissions.export_rule.other_rule_electricity_co2_t == pytest.approx(0.8325)
+    sold = acct(electricity={**flows, "export_rule": "literal", "certificates_sold_mwh": 0.1})
     assert sold.emissions.electricity_co2_t == pytest.approx(700 * 0.8325 / 1000)
-    green = acct(electricity={"grid_import_kwh": 1000, "grid_export_kwh": 400, "onsite_generation_kwh": 400,
-                              "export_factor": "green"})
+    old_fossil = acct(electricity={**flows, "export_factor": "fossil"})  # the older spelling still works
+    assert old_fossil.emissions.electricity_co2_t == pytest.approx(600 * 0.8325 / 1000)
+    green = acct(electricity={**flows, "export_factor": "green"})
     assert green.emissions.electricity_co2_t == pytest.approx(0.8325)
+
+
+def test_conflicting_export_rule_and_export_factor_are_refused():
+    with pytest.raises(ValueError, match="export_factor = 'fossil' means export_rule 'literal'"):
+        acct(electricity={"grid_export_kwh": 1, "export_factor": "fossil", "export_rule": "by_origin"})
 
 
 def test_export_beyond_generation_is_flagged():

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from lingtan.accounting.service import Rollup
 from lingtan.api.app import create_app
@@ -16,7 +16,7 @@ from lingtan.api.auth import Scope, create_key
 from lingtan.ingest.ledger import Ledger
 from lingtan.store.db import make_engine, sessions
 from lingtan.store.models import DailyEnergy, IntervalEnergy, MonthlyEnergy
-from lingtan.store.timeseries.base import Row
+from lingtan.store.timeseries.base import Row, windows_one_by_one
 from lingtan.store.timeseries.sqlite import SqliteSink
 from tests.support.configs import config_of, meter, platform
 
@@ -206,6 +206,145 @@ def test_aggregates_equal_the_intervals_and_a_pass_reads_what_arrived(tmp_path, 
         p.read(T0 + timedelta(hours=36, seconds=POLL_S * k))
         p.rollup.run_once()
         stats = p.rollup.last_pass
-        assert stats.meters == 1 and stats.windows == 2  # one window per counter: import and export
+        # one window: the meter's readings carry energy_import_kwh only, so energy_export_kwh (a
+        # counter of its carrier the batch read finds no sample of) is skipped
+        assert stats.meters == 1 and stats.windows == 1 and stats.read_alone == 0
         assert stats.samples <= 900 / POLL_S + 4  # at most one quarter hour of readings and its neighbours
         assert stats.intervals_written == 1  # the open quarter hour; the closed ones are untouched
+
+
+class Fleet:
+    """`n` meters read every 15 s into the real SQLite store and the ledger, with a count of the
+    store's read calls and of the platform database's statements per pass."""
+
+    def __init__(self, tmp_path, db_url: str, n: int, per_counter: bool = False) -> None:
+        tmp_path.mkdir(exist_ok=True)
+        meters = [meter(f"m{j}", "bus-1", j + 1, interval=POLL_S) for j in range(n)]
+        self.config = config_of(platform(meters, [{"id": "bus-1"}], store=db_url,
+                                         sink={"kind": "sqlite", "path": str(tmp_path / "ts.db")}))
+        self.engine = make_engine(db_url)
+        self.sink = CountedReads(SqliteSink(str(tmp_path / "ts.db")), per_counter)
+        self.ledger = Ledger(self.config, self.engine)
+        self.now = T0
+        self.rollup = Rollup(self.config, self.sink, self.engine, clock=lambda: self.now)
+        self.n, self.seq, self.statements = n, 0, 0
+        event.listen(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args) -> None:
+        self.statements += 1
+
+    def read(self, t: datetime, skip=(), export=()) -> None:
+        """Every meter's reading at t (meters in `skip` missing; those in `export` also export)."""
+        rows = []
+        for j in range(self.n):
+            if j in skip:
+                continue
+            self.seq += 1
+            hours = (t - T0).total_seconds() / 3600
+            values = {"energy_import_kwh": 1000.0 * j + 100.0 * hours}
+            if j in export:
+                values["energy_export_kwh"] = 10.0 * hours
+            rows.append(Row(PARK, f"m{j}", int(t.timestamp() * 1000), "gw-1", self.seq, values))
+        self.sink.write(rows)
+        self.ledger.commit(rows, [], token=f"t{self.seq}")
+        self.now = max(self.now, t)
+
+    def readings(self, first: datetime, last: datetime, **kw) -> None:
+        t = first
+        while t <= last:
+            self.read(t, **kw)
+            t += timedelta(seconds=POLL_S)
+
+    def stored(self) -> dict:
+        with sessions(self.engine)() as s:
+            intervals = {(r.meter, r.quantity, r.start.replace(tzinfo=UTC)): (r.amount, r.completeness, r.estimated,
+                                                                               r.flags, r.final)
+                         for r in s.scalars(select(IntervalEnergy))}
+            daily = {(r.meter, r.quantity, r.day): (r.amount, r.completeness_sum, r.intervals)
+                     for r in s.scalars(select(DailyEnergy))}
+            monthly = {(r.meter, r.quantity, r.month): (r.amount, r.completeness_sum, r.intervals)
+                       for r in s.scalars(select(MonthlyEnergy))}
+        return {"intervals": intervals, "daily": daily, "monthly": monthly}
+
+
+class CountedReads:
+    """The real store, counting its read calls; with per_counter, its batch read is answered by
+    the per-counter reads (`windows_one_by_one`), the path the batch read must equal."""
+
+    def __init__(self, inner, per_counter: bool) -> None:
+        self.inner, self.per_counter, self.calls = inner, per_counter, 0
+
+    def write(self, rows, lines=None) -> None:
+        self.inner.write(rows, lines)
+
+    def series(self, *args):
+        self.calls += 1
+        return self.inner.series(*args)
+
+    def neighbours(self, *args):
+        self.calls += 1
+        return self.inner.neighbours(*args)
+
+    def read_windows(self, park, reads, look_back_ms):
+        if self.per_counter:
+            return windows_one_by_one(self, park, reads, look_back_ms)
+        self.calls += 1
+        return self.inner.read_windows(park, reads, look_back_ms)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_pass_reads_a_park_in_one_batch_and_writes_it_in_a_few_statements(tmp_path, db_url):
+    """Issue 13: a pass's store reads and database statements do not grow with the meters (before,
+    nine store reads per counter and a transaction of several statements per meter and counter)."""
+    n = 24
+    f = Fleet(tmp_path, db_url, n)
+    f.readings(T0, T0 + timedelta(minutes=20))
+    f.rollup.run_once()
+    f.read(T0 + timedelta(minutes=20, seconds=15))
+    calls, statements = f.sink.calls, f.statements
+    f.rollup.run_once()
+    assert f.sink.calls - calls == 1  # one batch read for the park
+    # the dirty marks, the stored intervals, the revision counter, the intervals' upsert, a day's and
+    # a month's sums and upserts, the marks' delete, the settling sweep: not one per meter
+    assert f.statements - statements <= 14, f.statements - statements
+    stats = f.rollup.last_pass
+    assert stats.meters == n and stats.windows == n and stats.read_alone == 0
+    assert stats.intervals_written == n  # each meter's open quarter hour
+
+
+def test_the_batch_path_equals_reading_counter_by_counter(tmp_path, db_url, request):
+    """The same readings (a hole longer than the batch read's look-back, a late replay into it, an
+    export counter on one meter, a meter that stops) give the same intervals, flags, finality and
+    aggregates on the batch path as on the per-counter reads of the same store."""
+    fleets = [Fleet(tmp_path / "batch", db_url, 3), Fleet(tmp_path / "alone", _second_db(request, tmp_path, db_url), 3,
+                                                          per_counter=True)]
+    hole = (T0 + timedelta(minutes=50), T0 + timedelta(hours=3, minutes=10))  # longer than the hour looked back
+    for f in fleets:
+        t = T0
+        while t <= T0 + timedelta(hours=4):
+            f.read(t, skip={1} if hole[0] <= t < hole[1] else (), export={2})
+            t += timedelta(seconds=POLL_S)
+            if t.minute % 30 == 0 and t.second == 0:
+                f.rollup.run_once()
+        f.rollup.run_once()
+    assert fleets[0].rollup.last_pass.read_alone == 0
+    for f in fleets:  # meter 1's spool replays the hole's first hour, then the meters run on
+        f.readings(hole[0], hole[0] + timedelta(hours=1), skip={0, 2})
+        f.rollup.run_once()
+        f.stats = f.rollup.last_pass
+        f.readings(T0 + timedelta(hours=4, seconds=15), T0 + timedelta(hours=4, minutes=20), skip={2})
+        f.rollup.run_once()
+    assert fleets[0].stats.read_alone >= 1  # the replay's end lies in the hole: read alone
+    batch, alone = (f.stored() for f in fleets)
+    assert batch["intervals"] and batch == alone
+    assert any(k[1] == "energy_export_kwh" for k in batch["intervals"])
+    assert any(v[2] for v in batch["intervals"].values())  # the rest of the hole is estimated
+
+
+def _second_db(request, tmp_path, db_url: str) -> str:
+    """A second, empty platform database of the same kind."""
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'platform-2.db'}"
+    return request.getfixturevalue("postgres").create_database("lingtan_second")
