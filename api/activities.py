@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lingtan.accounting.activity import ActivityError, parse_activity
+from lingtan.accounting.indicators import MANDATORY, load_framework
 from lingtan.api import schemas, scorecard
 from lingtan.api.auth import Principal
 from lingtan.api.cursor import decode, encode
@@ -32,6 +33,7 @@ def put(session: Session, park: Park, year: int, body: schemas.ActivityIn, who: 
     if not 2000 <= year <= 2100:
         raise HTTPException(422, f"year = {year}: must be between 2000 and 2100")
     data = body.model_dump(mode="json", exclude_defaults=True)
+    _refuse_mandatory_exclusions(park, data.get("indicators", {}))
     through = scorecard.period_through(park, year, now)
     try:
         parse_activity(scorecard.activity_base(park, year, data, through), "body")
@@ -55,6 +57,16 @@ def put(session: Session, park: Park, year: int, body: schemas.ActivityIn, who: 
     session.flush()
     scorecard.refresh(session, park, year, now)
     return get(session, park, year), True
+
+
+def _refuse_mandatory_exclusions(park: Park, reported: dict) -> None:
+    """Annex 3 lets a park exclude only guidance indicators (as `lingtan account` refuses too)."""
+    kinds = {i.id: i.kind for i in load_framework(park.framework).indicators}
+    for key, value in reported.items():
+        if isinstance(value, dict) and kinds.get(key) in MANDATORY:
+            raise HTTPException(422, f"indicators.{key}.excluded = {value.get('excluded')!r}: {key} is a "
+                                f"{kinds[key]} indicator of framework {park.framework!r}; annex 3 lets a park "
+                                "exclude only guidance indicators, with a reason")
 
 
 def diff(before: Any, after: Any, path: str = "") -> list[dict]:

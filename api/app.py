@@ -15,11 +15,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from lingtan.api.deps import Context
 from lingtan.api.etag import ETagMiddleware
 from lingtan.api.limits import InFlightLimit
+from lingtan.api.live import WritesSeen
 from lingtan.api.routes import activity, carbon, exports, frameworks, indicators, ingest, meta, parks, stream, sync
+from lingtan.api.routes import alarms as alarm_routes
 from lingtan.kernel.config import Config
 from lingtan.store.db import sessions
 
@@ -42,10 +45,13 @@ def create_app(config: Config, engine: Engine, clock=lambda: datetime.now(UTC)) 
     if config.api.demo_open:
         log.warning("api.demo_open is on: requests without credentials may read and write every park. "
                     "Demo only; never on a network others can reach.")
-    for module in (meta, parks, carbon, indicators, frameworks, activity, sync, exports, ingest, stream):
+    for module in (meta, parks, carbon, indicators, frameworks, activity, sync, exports, ingest, stream, alarm_routes):
         app.include_router(module.router, prefix="/api/v1")
     app.add_middleware(ETagMiddleware)
     app.add_middleware(InFlightLimit)
+    app.add_middleware(WritesSeen, snapshots=app.state.ctx.snapshots)
+    if config.api.trusted_proxies:  # the scheme and client address as the proxy saw them, from it only
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(config.api.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     allowed: list[tuple[re.Pattern, list[str]]] = []

@@ -6,11 +6,21 @@ SHA-256 is compared in constant time. 256 random bits make a plain SHA-256 the r
 entropy, so they are kept as Argon2id hashes (argon2-cffi). A dashboard login gives a random
 session token in an HttpOnly, SameSite=Strict cookie; only its SHA-256 is stored.
 Secrets are shown once, when created, and never logged.
+
+`Principals` keeps the principals of recently checked credentials for at most PRINCIPAL_TTL_S
+(2 s, the open streams' re-check) so that a busy dashboard or city poller costs no key lookup
+per request; a logout through this process forgets its session at once, and a key revoked or a
+user disabled from another process (`lingtan keys revoke`, `lingtan users disable`) is refused
+within that bound.
 """
 
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +37,8 @@ SESSION_COOKIE = "lingtan_session"
 _KEY_PREFIX = "lt_"
 _hasher = PasswordHasher()  # Argon2id, library defaults (RFC 9106 low-memory profile)
 _DUMMY_HASH = _hasher.hash("not a password")  # verify against it for unknown users (same timing)
+PRINCIPAL_TTL_S = 2.0  # how long a checked credential is believed (docs/api.md, Revocation)
+PRINCIPALS_MAX = 4096  # remembered credentials per process (least recently used dropped)
 
 
 class AuthError(ValueError):
@@ -158,3 +170,67 @@ def logout(session: Session, token: str) -> None:
 
 def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+# -- recently checked credentials -----------------------------------------------------------
+class Principals:
+    """Principals of credentials checked in the last `ttl_s` seconds, by the credential's SHA-256
+    (never the secret itself). Only accepted credentials are kept: an unknown key is looked up
+    every time, and a key created meanwhile works at once."""
+
+    def __init__(self, ttl_s: float = PRINCIPAL_TTL_S, size: int = PRINCIPALS_MAX,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s, self.size, self.monotonic = ttl_s, size, monotonic
+        self._entries: OrderedDict[str, tuple[float, Principal, datetime | None]] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def _recall(self, digest: str, now: datetime | None) -> Principal | None:
+        with self._guard:
+            hit = self._entries.get(digest)
+            if hit is None:
+                return None
+            checked, principal, expires = hit
+            if self.monotonic() - checked >= self.ttl_s or (expires is not None and aware(expires) <= now):
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return principal
+
+    def _keep(self, digest: str, principal: Principal, expires: datetime | None = None) -> None:
+        with self._guard:
+            self._entries[digest] = (self.monotonic(), principal, expires)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def key(self, session: Session, key: str) -> Principal | None:
+        """`key_principal`, remembered for ttl_s."""
+        digest = "k" + sha256_hex(key)
+        principal = self._recall(digest, None)
+        if principal is None:
+            principal = key_principal(session, key)
+            if principal is not None:
+                self._keep(digest, principal)
+        return principal
+
+    def session(self, session: Session, token: str, now: datetime) -> Principal | None:
+        """`session_principal`, remembered for ttl_s and never past the session's expiry."""
+        digest = "s" + sha256_hex(token)
+        principal = self._recall(digest, now)
+        if principal is None:
+            row = session.get(WebSession, sha256_hex(token))
+            principal = session_principal(session, token, now)
+            if principal is not None:
+                self._keep(digest, principal, row.expires_at)
+        return principal
+
+    def forget(self, kind: str, name: str) -> None:
+        """Drop every remembered credential of a key id or a username (revoked or disabled here)."""
+        with self._guard:
+            for digest in [d for d, (_t, p, _e) in self._entries.items() if (p.kind, p.name) == (kind, name)]:
+                del self._entries[digest]
+
+    def forget_session(self, token: str) -> None:
+        """Drop a session token (logged out through this process)."""
+        with self._guard:
+            self._entries.pop("s" + sha256_hex(token), None)

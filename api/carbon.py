@@ -4,55 +4,42 @@ Energy comes from the interval table (what accounting derived from the meters); 
 tce and CO2 come from the pure core, so the API shows exactly what the accounting method says.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lingtan.accounting.figures import park_figures
 from lingtan.api import schemas
-from lingtan.kernel.localtime import PeriodKind, days_bounds, first_day, next_first_day
+from lingtan.kernel.localtime import days_bounds, month_spans
 from lingtan.kernel.park import Carrier, Park, Role
 from lingtan.store.models import ActivityRecord, DailyEnergy, Latest, MonthlyEnergy
 
 
-def month_spans(first: date, last: date) -> tuple[list[date], list[tuple[date, date]]]:
-    """Local days [first, last] as whole months and the day ranges left at either end."""
-    months, days = [], []
-    d = first
-    while d <= last:
-        month = first_day(d, PeriodKind.MONTH)
-        following = next_first_day(month, PeriodKind.MONTH)
-        end = following - timedelta(days=1)
-        if d == month and end <= last:
-            months.append(month)
-        else:
-            days.append((d, min(end, last)))
-        d = following
-    return months, days
-
-
 def period_sums(session: Session, park: Park, first: date, last: date) -> dict[tuple[str, str], list[float]]:
     """(meter, quantity) -> [energy, sum of interval completeness, intervals] over local days
-    [first, last], from the monthly and daily aggregates: a year is a dozen rows per counter."""
+    [first, last], from the monthly and daily aggregates: a year is a dozen rows per counter, summed
+    by the database (one row per counter and query)."""
     months, days = month_spans(first, last)
     sums: dict[tuple[str, str], list[float]] = {}
     queries = []
     if months:
-        queries.append(select(MonthlyEnergy.meter, MonthlyEnergy.quantity, MonthlyEnergy.amount,
-                              MonthlyEnergy.completeness_sum, MonthlyEnergy.intervals)
-                       .where(MonthlyEnergy.park == park.id, MonthlyEnergy.month.in_(months)))
+        m = MonthlyEnergy
+        queries.append(select(m.meter, m.quantity, func.sum(m.amount), func.sum(m.completeness_sum),
+                              func.sum(m.intervals))
+                       .where(m.park == park.id, m.month.in_(months)).group_by(m.meter, m.quantity))
     if days:
-        queries.append(select(DailyEnergy.meter, DailyEnergy.quantity, DailyEnergy.amount,
-                              DailyEnergy.completeness_sum, DailyEnergy.intervals)
-                       .where(DailyEnergy.park == park.id,
-                              or_(*(DailyEnergy.day.between(a, b) for a, b in days))))
+        d = DailyEnergy
+        queries.append(select(d.meter, d.quantity, func.sum(d.amount), func.sum(d.completeness_sum),
+                              func.sum(d.intervals))
+                       .where(d.park == park.id, or_(*(d.day.between(a, b) for a, b in days)))
+                       .group_by(d.meter, d.quantity))
     for q in queries:
         for meter, quantity, amount, completeness, n in session.execute(q):
             acc = sums.setdefault((meter, quantity), [0.0, 0.0, 0])
-            acc[0] += amount
-            acc[1] += completeness
-            acc[2] += n
+            acc[0] += float(amount)
+            acc[1] += float(completeness)
+            acc[2] += int(n)
     return sums
 
 

@@ -15,8 +15,8 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from lingtan.api.auth import DEMO, SESSION_COOKIE, Principal, Scope, key_principal, session_principal
-from lingtan.api.live import Broadcaster, Snapshots
+from lingtan.api.auth import DEMO, SESSION_COOKIE, Principal, Principals, Scope, key_principal, session_principal
+from lingtan.api.live import Answers, Broadcaster, Snapshots
 from lingtan.api.throttle import LoginThrottle
 from lingtan.kernel.config import Config
 from lingtan.kernel.park import Park
@@ -32,6 +32,8 @@ class Context:
     clock: Callable[[], datetime]
     parks: dict[str, Park]
     snapshots: Snapshots = field(default_factory=Snapshots)  # realtime figures, shared (lingtan.api.live)
+    answers: Answers = field(default_factory=Answers)  # encoded series answers, shared (lingtan.api.live)
+    principals: Principals = field(default_factory=Principals)  # recently checked credentials (lingtan.api.auth)
     streams: dict[str, Broadcaster] = field(default_factory=dict)  # park id -> its dashboard streams
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed logins, the Argon2 pool
 
@@ -64,13 +66,13 @@ def get_principal(ctx: CtxDep, session: SessionDep,
                   cookie: Annotated[str | None, Depends(_cookie)]) -> Principal:
     try:
         if bearer is not None:
-            principal = key_principal(session, bearer.credentials)
+            principal = ctx.principals.key(session, bearer.credentials)
             if principal is None:
                 raise HTTPException(401, "Authorization: the API key is unknown, malformed or revoked",
                                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
             return principal
         if cookie:
-            principal = session_principal(session, cookie, ctx.clock())
+            principal = ctx.principals.session(session, cookie, ctx.clock())
             if principal is not None:
                 return principal
         if ctx.config.api.demo_open:
@@ -87,7 +89,8 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def still_allowed(ctx: Context, request: Request, park_id: str, scope: Scope = Scope.READ) -> bool:
     """Whether the request's credential (its API key or session cookie, as it sent them) would still
     be let in to this park now: for long requests (the SSE stream), after a key was revoked, a
-    user disabled or a session expired."""
+    user disabled or a session expired. Asks the database, not `ctx.principals`: a stream's bound
+    stays its own re-check interval."""
     header = request.headers.get("authorization", "")
     cookie = request.cookies.get(SESSION_COOKIE)
     with ctx.sessions() as session:

@@ -2,12 +2,15 @@
 
 Pure ASGI middleware: a 200 JSON answer to GET is buffered, hashed (SHA-256, first 32 hex
 digits) and sent with `ETag`; when the request's If-None-Match names that tag the answer is
-304 without a body. Streams (SSE) and file downloads pass through untouched.
+304 without a body. Streams (SSE) and file downloads pass through untouched, and so do answers
+that carry their own ETag (cached answers, lingtan.api.live: `cached_response` answers them).
 """
 
 import hashlib
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -43,7 +46,7 @@ class ETagMiddleware:
                 if message.get("more_body"):
                     return
                 body = b"".join(chunks)
-                tag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+                tag = tag_of(body)
                 raw = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
                 raw.append((b"etag", tag.encode()))
                 if wanted and _matches(wanted, tag):
@@ -58,6 +61,19 @@ class ETagMiddleware:
             await send(message)
 
         await self.app(scope, receive, wrapped)
+
+
+def tag_of(body: bytes) -> str:
+    """The strong ETag of a body."""
+    return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def cached_response(request: Request, body: bytes, tag: str) -> Response:
+    """A JSON answer whose ETag is known: 304 if If-None-Match names it, else the body."""
+    wanted = request.headers.get("if-none-match")
+    if wanted and _matches(wanted, tag):
+        return Response(status_code=304, headers={"etag": tag})
+    return Response(body, media_type="application/json", headers={"etag": tag})
 
 
 def _matches(header: str, tag: str) -> bool:

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from lingtan.accounting.activity import Excluded
 from lingtan.accounting.figures import ParkFigures
 from lingtan.kernel.park import Meter, Park
 
@@ -102,6 +103,9 @@ class GatewayOut(Out):
     status: MeterStatus = Field(description="the status of its freshest meter")
     meters_total: int
     meters_ok: int
+    clock_offset_s: float | None = Field(None, description="its clock minus ingest's, as ingest last measured it "
+                                         "(readings' sent_at vs receive time; negative can also be queueing delay)")
+    clock_off: bool = Field(False, description="|clock_offset_s| exceeds ingest.max_clock_ahead_s")
 
 
 class EnterpriseDetail(EnterpriseOut):
@@ -167,7 +171,7 @@ class SeriesOut(Out):
 
 
 # -- indicators --------------------------------------------------------------------------
-IndicatorStatus = Literal["met", "not_met", "insufficient_data", "not_applicable"]
+IndicatorStatus = Literal["met", "not_met", "insufficient_data", "not_applicable", "excluded"]
 
 
 class IndicatorOut(Out):
@@ -225,7 +229,8 @@ class ActivityIn(BaseModel):
     variant: str | None = None
     horizon: str | None = None
     electricity: dict[str, Any] = Field({}, description="certificates_mwh (GEC and green-power trading), "
-                                        "certificates_sold_mwh, certificates_planned_mwh, export_factor; metered "
+                                        "certificates_sold_mwh, certificates_planned_mwh, certificates (source, "
+                                        "vintage, mwh), export_rule; metered "
                                         "flows (…_kwh) are replaced by the meters' figures")
     fuels: dict[str, float] = Field({}, description="unmetered fuels, key <fuel>_<unit>; metered ones win")
     feedstock: dict[str, float] = {}
@@ -241,8 +246,12 @@ class ActivityIn(BaseModel):
     capacity: dict[str, Any] = {}
     enterprises_total: int | None = None
     enterprises_on_platform: int | None = None
-    indicators: dict[str, float | bool] = Field({}, description="reported values of indicators by id")
+    indicators: dict[str, float | bool | Excluded] = Field(
+        {}, description="reported values of indicators by id, or {excluded: reason} for a guidance indicator "
+        "the park leaves out (annex 3)")
     factors: dict[str, dict[str, Any]] = {}
+    switches: dict[str, Any] = Field({}, description="interpretation switches: feedstock_in_energy "
+                                     "(docs/accounting.md, Interpretations)")
 
 
 class ActivityOut(Out):

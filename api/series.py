@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lingtan.accounting.figures import park_figures
 from lingtan.api import carbon, schemas
-from lingtan.kernel.localtime import PeriodKind, days_bounds, label, next_first_day
+from lingtan.kernel.localtime import PeriodKind, days_bounds, label, month_spans, next_first_day
 from lingtan.kernel.park import GENERATION_ROLES, Park
 from lingtan.kernel.quantities import QUANTITIES
 from lingtan.store.models import DailyEnergy, IntervalEnergy, MonthlyEnergy
@@ -89,7 +89,7 @@ def _rows(session: Session, park: Park, meters: list[str], step: str, first: dat
             IntervalEnergy.park == park.id, IntervalEnergy.day >= first, IntervalEnergy.day <= last,
             IntervalEnergy.start >= start, IntervalEnergy.start < end, IntervalEnergy.meter.in_(meters))
         return [(m, qn, aware(s), a, c) for m, qn, s, a, c in session.execute(q)]
-    months, days = carbon.month_spans(first, last) if step == "month" else ([], [(first, last)])
+    months, days = month_spans(first, last) if step == "month" else ([], [(first, last)])
     rows = []
     if months:
         rows += session.execute(

@@ -3,10 +3,11 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from lingtan.api import schemas, series
+from lingtan.api import live, schemas, series
 from lingtan.api.deps import CtxDep, ReadPark, SessionDep
+from lingtan.api.etag import cached_response
 from lingtan.api.routes import NOT_MODIFIED, PARK_ERRORS
 from lingtan.kernel.contract import IDENT
 from lingtan.kernel.localtime import local_day
@@ -32,26 +33,36 @@ def _range(ctx, park, first: date | None, last: date | None) -> tuple[date, date
     return first, last
 
 
-def series_of(ctx, park, session, scope, id, step, first, last) -> schemas.SeriesOut:
+def _query(ctx, park, scope, id, step, first, last) -> tuple[str, str, str, date, date]:
     if scope != "park" and not id:
         raise HTTPException(422, f"id: required for scope = {scope!r} (the {scope} id)")
     first, last = _range(ctx, park, first, last)
     days = (last - first).days + 1
     if step == "day" and days > series.MAX_POINTS:
         raise HTTPException(422, f"{days} days; at most {series.MAX_POINTS} points per request")
-    return series.series(session, park, scope, id or park.id, step, first, last)
+    return scope, id or park.id, step, first, last
+
+
+def series_of(ctx, park, session, scope, id, step, first, last) -> schemas.SeriesOut:
+    scope, ident, step, first, last = _query(ctx, park, scope, id, step, first, last)
+    return series.series(session, park, scope, ident, step, first, last)
 
 
 @router.get("/parks/{park_id}/series", response_model=schemas.SeriesOut)
-def get_series(ctx: CtxDep, park: ReadPark, session: SessionDep,
+def get_series(request: Request, ctx: CtxDep, park: ReadPark, session: SessionDep,
                scope: Annotated[schemas.SeriesScope, Query(description="park, enterprise or meter")] = "park",
                id: Annotated[str | None, Query(description="enterprise or meter id (not for scope park)",
                                                max_length=64, pattern=IDENT)] = None,
                step: Annotated[schemas.Step, Query(description="bucket: 15min, hour, day or month")] = "hour",
                first: Annotated[date | None, Query(description="first park-local day (default today)")] = None,
                last: Annotated[date | None, Query(description="last park-local day, inclusive (default first)")] = None,
-               ) -> schemas.SeriesOut:
+               ) -> Response:
     """Energy per bucket in park-local time, from the 15-minute intervals. Park: electricity, grid,
     PV, storage, gas, heat, tce and CO₂ by the accounting core; enterprise and meter: counters.
     At most 3000 points per request."""
-    return series_of(ctx, park, session, scope, id, step, first, last)
+    # the park was authorised above (ReadPark); the answer is shared by park and query, per data version
+    query = _query(ctx, park, scope, id, step, first, last)
+    fp = ctx.snapshots.fingerprint(session, park)
+    answer = ctx.answers.get((park.id, "series", *query), (fp.revision, fp.activity),
+                             lambda: live.json_body(series.series(session, park, *query)))
+    return cached_response(request, answer.body, answer.etag)

@@ -33,7 +33,8 @@ def whoami(principal: PrincipalDep) -> schemas.SessionOut:
     429: {"description": "too many failed logins for this username or from this address; see Retry-After"},
     **BAD_BODY})
 async def log_in(body: schemas.LoginIn, request: Request, response: Response, ctx: CtxDep) -> schemas.SessionOut:
-    """Exchange a dashboard user's password for a session cookie (HttpOnly, SameSite=Strict).
+    """Exchange a dashboard user's password for a session cookie (HttpOnly, SameSite=Strict; Secure
+    when the request came over https, as seen directly or told by a proxy in api.trusted_proxies).
     After 5 failed logins of a username, or 20 from one address, within 5 minutes: 429."""
     throttle = ctx.logins
     address = request.client.host if request.client else "?"
@@ -57,17 +58,19 @@ async def log_in(body: schemas.LoginIn, request: Request, response: Response, ct
         raise HTTPException(401, "username or password is wrong")
     token, out = done
     response.set_cookie(auth.SESSION_COOKIE, token, max_age=int(ctx.config.api.session_hours * 3600), httponly=True,
-                        samesite="strict", secure=ctx.config.api.cookie_secure, path="/")
+                        samesite="strict", secure=ctx.config.api.cookie_secure or request.url.scheme == "https",
+                        path="/")
     return out
 
 
 @router.delete("/session", status_code=204, tags=["session"])
-def log_out(session: SessionDep,
+def log_out(ctx: CtxDep, session: SessionDep,
             lingtan_session: Annotated[str | None, Cookie()] = None) -> Response:
-    """End the dashboard session (idempotent)."""
+    """End the dashboard session (idempotent); the cookie is refused at once."""
     if lingtan_session:
         auth.logout(session, lingtan_session)
         session.commit()
+        ctx.principals.forget_session(lingtan_session)
     response = Response(status_code=204)
     response.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -2,17 +2,19 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Response
+from pydantic import TypeAdapter
 from sqlalchemy import select
 
 from lingtan.api import carbon, schemas
 from lingtan.api.deps import CtxDep, Reader, ReadPark, SessionDep
-from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED, PARK_ERRORS
+from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED, PARK_ERRORS, encoded
 from lingtan.kernel.localtime import local_day
-from lingtan.store.models import Latest
+from lingtan.store.models import GatewayClock, Latest
 from lingtan.store.timeutil import aware
 
 router = APIRouter(tags=["parks"], responses=NOT_MODIFIED)
+_METERS = TypeAdapter(list[schemas.MeterOut])
 
 
 @router.get("/parks", response_model=list[schemas.ParkOut], responses=AUTH_ERRORS)
@@ -35,9 +37,9 @@ def _meters(ctx, park, session) -> list[schemas.MeterOut]:
 
 
 @router.get("/parks/{park_id}/meters", response_model=list[schemas.MeterOut], tags=["meters"], responses=PARK_ERRORS)
-def list_meters(ctx: CtxDep, park: ReadPark, session: SessionDep) -> list[schemas.MeterOut]:
+def list_meters(ctx: CtxDep, park: ReadPark, session: SessionDep) -> Response:
     """Every meter with its latest reading, its age and status, and today's energy per counter."""
-    return _meters(ctx, park, session)
+    return encoded(_METERS, _meters(ctx, park, session))
 
 
 @router.get("/parks/{park_id}/meters/{meter_id}", response_model=schemas.MeterOut, tags=["meters"],
@@ -53,8 +55,17 @@ def get_meter(ctx: CtxDep, park: ReadPark, session: SessionDep,
 @router.get("/parks/{park_id}/gateways", response_model=list[schemas.GatewayOut], tags=["meters"],
             responses=PARK_ERRORS)
 def list_gateways(ctx: CtxDep, park: ReadPark, session: SessionDep) -> list[schemas.GatewayOut]:
-    """Gateways of the park, with health derived from their meters' newest readings."""
-    meters = _meters(ctx, park, session)
+    """Gateways of the park, with health derived from their meters' newest readings, and their
+    clock offsets as ingest measured them (`clock_off` past `ingest.max_clock_ahead_s`)."""
+    skew_s = ctx.config.ingest.max_clock_ahead_s
+    clocks = {c.gateway: c.offset_s for c in session.scalars(select(GatewayClock).where(GatewayClock.park == park.id))}
+    return [g.model_copy(update={"clock_offset_s": clocks.get(g.id), "clock_off": skew_s is not None
+                                 and g.id in clocks and abs(clocks[g.id]) > skew_s})
+            for g in _gateways(_meters(ctx, park, session))]
+
+
+def _gateways(meters: list[schemas.MeterOut]) -> list[schemas.GatewayOut]:
+    """The gateways of a meter listing, with health derived from their meters' newest readings."""
     out = []
     for gw in sorted({m.gateway for m in meters}):
         mine = [m for m in meters if m.gateway == gw]

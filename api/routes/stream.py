@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from lingtan.api import live
 from lingtan.api.deps import Context, CtxDep, ReadPark, still_allowed
 from lingtan.api.routes import PARK_ERRORS
-from lingtan.api.routes.parks import _meters, list_gateways
+from lingtan.api.routes.parks import _gateways, _meters
 from lingtan.kernel.park import Park
 
 router = APIRouter(tags=["live"])
@@ -26,16 +26,17 @@ RECHECK_S = 2.0  # how often an open stream checks that its credential is still 
 
 
 def _fingerprint(ctx: Context, park: Park) -> live.Fingerprint:
-    with ctx.sessions() as s:
-        return live.fingerprint(s, park)
+    with ctx.sessions() as s:  # read now, and kept for the realtime figures the payload then builds
+        return ctx.snapshots.fingerprint(s, park, fresh=True)
 
 
 def _snapshot(ctx: Context, park: Park) -> str:
     with ctx.sessions() as s:
+        meters = _meters(ctx, park, s)  # once: the gateways are derived from the same list
         return live.payload({
             "realtime": ctx.snapshots.realtime(park, s, ctx.clock()).model_dump(mode="json"),
-            "meters": [m.model_dump(mode="json") for m in _meters(ctx, park, s)],
-            "gateways": [g.model_dump(mode="json") for g in list_gateways(ctx, park, s)],
+            "meters": [m.model_dump(mode="json") for m in meters],
+            "gateways": [g.model_dump(mode="json") for g in _gateways(meters)],
         })
 
 

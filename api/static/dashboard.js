@@ -1,6 +1,6 @@
 // Lingtan dashboard: Chinese by default, English on switch. Live: one Server-Sent Events stream
 // per park (/api/v1/parks/{id}/stream) pushes realtime figures, meters and gateways; the load
-// curve and the indicator scorecard are fetched once a minute. Auth: the session cookie from
+// curve, the indicator scorecard and the gateways' clock offsets are fetched once a minute. Auth: the session cookie from
 // the login form (or demo mode); every request is same-origin.
 "use strict";
 const T = {
@@ -12,9 +12,9 @@ const T = {
         health: "表计与网关状态", meter: "表计", carrier: "能源品种", role: "角色", age: "读数时延", values: "数值",
         updated: "更新于", lang: "English", login: "登录", username: "用户名", password: "密码", signin: "登录",
         logout: "退出", badlogin: "用户名或密码错误", loadkw: "负荷 kW", reference: "参考，未达规模门槛", pvkw: "光伏 kW", gateway: "网关",
-        src_electricity: "外购电力", src_fuels: "化石燃料", src_heat: "外购热力", src_process: "工业过程",
+        clock: "时钟偏差", src_electricity: "外购电力", src_fuels: "化石燃料", src_heat: "外购热力", src_process: "工业过程",
         src_transformation: "加工转换",
-        st_met: "达标", st_not_met: "未达标", st_insufficient_data: "数据不足", st_not_applicable: "不适用",
+        st_met: "达标", st_not_met: "未达标", st_insufficient_data: "数据不足", st_not_applicable: "不适用", st_excluded: "已排除",
         ms_ok: "正常", ms_late: "延迟", ms_silent: "离线", ms_no_data: "无数据" },
   en: { title: "Zero-carbon park energy & carbon", grid: "Grid", pv: "PV", storage: "Storage", load: "Loads",
         rate: "Carbon rate", soc: "Battery SOC", gas: "Natural gas", flow: "Park power flow",
@@ -26,13 +26,14 @@ const T = {
         age: "Reading age", values: "Values", updated: "updated", lang: "中文", login: "Log in", username: "Username",
         password: "Password", signin: "Log in", logout: "Log out", badlogin: "Wrong username or password",
         loadkw: "Load kW", reference: "reference: below the size tier", pvkw: "PV kW", gateway: "Gateway",
-        src_electricity: "Purchased electricity", src_fuels: "Fossil fuels", src_heat: "Purchased heat",
+        clock: "clock off by", src_electricity: "Purchased electricity", src_fuels: "Fossil fuels", src_heat: "Purchased heat",
         src_process: "Industrial process", src_transformation: "Transformation",
-        st_met: "met", st_not_met: "not met", st_insufficient_data: "insufficient data", st_not_applicable: "n/a",
+        st_met: "met", st_not_met: "not met", st_insufficient_data: "insufficient data", st_not_applicable: "n/a", st_excluded: "excluded",
         ms_ok: "ok", ms_late: "late", ms_silent: "silent", ms_no_data: "no data" },
 };
 let lang = localStorage.getItem("lingtan-lang") || "zh";
 let source = null, curve = null, last = null, scorecard = null, slowTimer = null, refTarget = null;
+let clocks = {};  // gateway id -> {clock_offset_s, clock_off}, from /parks/{id}/gateways
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k] ?? k;
 const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x)) ? "–"
@@ -133,6 +134,12 @@ function renderHealth(meters, gateways) {
   $("gateways").replaceChildren(...gateways.map((g) => {
     const chip = document.createElement("span"); chip.className = `chip ${g.status}`;
     chip.textContent = `${t("gateway")} ${g.id}: ${t(`ms_${g.status}`)} · ${g.meters_ok}/${g.meters_total} · ${age(g.reading_age_s)}`;
+    const c = clocks[g.id];
+    if (c && c.clock_off) {  // its clock is further from ingest's than ingest.max_clock_ahead_s
+      const badge = document.createElement("span"); badge.className = "clock-off";
+      badge.textContent = `${t("clock")} ${c.clock_offset_s > 0 ? "+" : ""}${fmt(c.clock_offset_s, 0)} s`;
+      chip.classList.add("clock"); chip.append(" · ", badge);
+    }
     return chip;
   }));
   $("meters").querySelector("tbody").replaceChildren(...meters.map((m) => {
@@ -193,6 +200,10 @@ async function loadSlow() {
   await Promise.all([
     loadCurve().catch((e) => console.error(e)),
     api(`/api/v1/parks/${park}/indicators/${year}`).then(renderScorecard).catch((e) => console.error(e)),
+    api(`/api/v1/parks/${park}/gateways`).then((gws) => {
+      clocks = Object.fromEntries(gws.map((g) => [g.id, g]));
+      if (last) renderHealth(last.meters, last.gateways);
+    }).catch((e) => console.error(e)),
   ]);
 }
 

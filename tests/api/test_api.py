@@ -34,7 +34,8 @@ def test_realtime_meters_and_gateways(platform):
     assert c.get(f"/api/v1/parks/{PARK}/meters/grid-main").json()["status"] == "silent"
     gw = c.get(f"/api/v1/parks/{PARK}/gateways").json()
     assert gw == [{"id": "gw-demo", "last_reading_at": "2026-06-15T05:59:55Z", "reading_age_s": 1205.0,
-                   "status": "silent", "meters_total": 10, "meters_ok": 0}]
+                   "status": "silent", "meters_total": 10, "meters_ok": 0,
+                   "clock_offset_s": None, "clock_off": False}]
     ents = {e["id"]: e for e in c.get(f"/api/v1/parks/{PARK}/enterprises").json()}
     # ent-b's electricity and gas (its gas meter's parent is the park's gas main, not its own)
     assert ents["ent-b"]["today"] == {"energy_import_kwh": pytest.approx(45 * QUARTERS_TODAY),
@@ -231,3 +232,19 @@ def test_dead_letters_stream_and_frameworks(platform):
     assert "event: update" in r.text and '"grid_kw":400.0' in r.text
     fw = platform.client("read").get("/api/v1/frameworks/national").json()
     assert fw["id"] == "national" and any(i["id"] == "carbon_per_energy" for i in fw["indicators"])
+
+
+def test_activity_data_through_the_api_takes_exclusions_and_switches(platform):
+    """Annex 3 lets a park leave a guidance indicator out with its reason; the API takes it (it
+    answered 422 while the core took it) and the indicator says so; the feedstock switch too."""
+    w = platform.client("write")
+    url = f"/api/v1/parks/{PARK}/activity/2026"
+    body = {"indicators": {"product_unit_energy": {"excluded": "no single product: a logistics park"}},
+            "switches": {"feedstock_in_energy": False}}
+    r = w.put(url, json=body)
+    assert r.status_code == 200, r.text
+    results = {x["id"]: x for x in w.get(f"/api/v1/parks/{PARK}/indicators/2026").json()["results"]}
+    assert results["product_unit_energy"]["status"] == "excluded"
+    assert "a logistics park" in results["product_unit_energy"]["note"]
+    core = w.put(url, json={"indicators": {"carbon_per_energy": {"excluded": "we would rather not"}}})
+    assert core.status_code == 422 and "carbon_per_energy" in core.text

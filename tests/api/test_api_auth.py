@@ -11,9 +11,10 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from lingtan.api.auth import SESSION_COOKIE, Scope, create_user
-from lingtan.store.db import sessions
-from lingtan.store.models import ApiKey, DeadLetter, User, WebSession
+from lingtan.api.auth import PRINCIPAL_TTL_S, SESSION_COOKIE, Scope, create_user
+from lingtan.store.db import make_engine, sessions
+from lingtan.store.models import Alarm, ApiKey, DeadLetter, User, WebSession
+from tests.support import wait_for
 from tests.support.api import NOW, OTHER, PARK, make_platform
 
 # liveness, log in / out, and the dashboard's HTML shell (it holds no data; the data needs a login)
@@ -24,6 +25,7 @@ NEEDS = {  # the scope each non-read route needs
     ("PUT", "/api/v1/parks/{park_id}/activity/{year}"): "write",
     ("GET", "/api/v1/parks/{park_id}/audit"): "admin",
     ("GET", "/api/v1/dead-letters"): "admin",
+    ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/ack"): "write",
 }
 PATH_VALUES = {"meter_id": "grid-main", "enterprise_id": "ent-a", "year": "2026", "framework_id": "national"}
 BODIES = {"PUT": {"economy": {"industrial_value_added_wan_yuan": 1000}}, "POST": {}}
@@ -47,8 +49,22 @@ def api_routes(app) -> list[tuple[str, str]]:
     return out
 
 
+ALARM_IDS: dict[str, int] = {}  # park → an alarm of that park, made by raised_alarms()
+
+
+def raised_alarms(engine) -> None:
+    """One raised alarm in each of the two parks, for the acknowledge route's `{alarm_id}`."""
+    with sessions(engine).begin() as s:
+        for park in (PARK, OTHER):
+            alarm = Alarm(park=park, rule="meter_no_data", subject="grid-main", severity="warning", state="raised",
+                          since=NOW, raised_at=NOW, updated_at=NOW, message="test")
+            s.add(alarm)
+            s.flush()
+            ALARM_IDS[park] = alarm.id
+
+
 def url(path: str, park: str) -> str:
-    filled = path.replace("{park_id}", park)
+    filled = path.replace("{park_id}", park).replace("{alarm_id}", str(ALARM_IDS.get(park, 1)))
     for name, value in PATH_VALUES.items():
         filled = filled.replace("{" + name + "}", value)
     assert not re.search(r"{\w+}", filled), f"no test value for a path parameter of {path}"
@@ -61,6 +77,7 @@ def call(client, method: str, path: str):
 
 def test_every_route_needs_a_credential(platform):
     p = platform
+    raised_alarms(p.engine)
     anonymous = p.client()
     for method, path in api_routes(p.app):
         if (method, path) in PUBLIC:
@@ -75,6 +92,7 @@ def test_every_route_needs_a_credential(platform):
 
 def test_a_key_of_another_park_gets_nothing_on_every_route(platform):
     p = platform
+    raised_alarms(p.engine)
     with sessions(p.engine).begin() as s:
         s.add(DeadLetter(received_at=NOW, topic=f"lingtan/v1/{PARK}/gw-demo/readings", park=PARK, gateway="gw-demo",
                          reason="test", payload="{}"))
@@ -100,6 +118,7 @@ def test_a_key_of_another_park_gets_nothing_on_every_route(platform):
 
 def test_scopes_are_enforced_on_every_route(platform):
     p = platform
+    raised_alarms(p.engine)
     reader, writer, admin = p.client("read"), p.client("write"), p.client("admin")
     for method, path in api_routes(p.app):
         if (method, path) in PUBLIC:
@@ -125,8 +144,11 @@ def test_keys_are_stored_hashed_and_can_be_revoked(platform):
     client = p.client("read")
     assert client.get(f"/api/v1/parks/{PARK}").status_code == 200
     key_id = p.keys["read"].split("_")[1]
-    with sessions(p.engine).begin() as s:
+    with sessions(p.engine).begin() as s:  # as `lingtan keys revoke` does, from outside the API process
         s.get(ApiKey, key_id).revoked_at = NOW
+    # refused within the principal cache's bound (auth.PRINCIPAL_TTL_S; a second of slack), for good
+    wait_for(lambda: client.get(f"/api/v1/parks/{PARK}").status_code == 401, PRINCIPAL_TTL_S + 1.0,
+             message="the revoked key refused")
     assert client.get(f"/api/v1/parks/{PARK}").status_code == 401
     # a key with a valid id but a wrong secret
     forged = p.keys["all"][:-4] + ("AAAA" if not p.keys["all"].endswith("AAAA") else "BBBB")
@@ -185,6 +207,7 @@ def test_cli_creates_lists_and_revokes_keys_and_users(tmp_path, capsys, scope, m
     data["api"] = {"port": 8000}
     cfg = tmp_path / "platform.yaml"
     cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    make_engine(data["store"]["url"]).dispose()  # the platform's database, as a first start makes it
     assert main(["keys", "create", "--config", str(cfg), "--park", PARK, "--scope", scope, "--name", "city"]) == 0
     key = capsys.readouterr().out.strip()
     assert re.fullmatch(r"lt_[0-9a-f]{8}_[A-Za-z0-9_-]{43}", key)

@@ -4,7 +4,6 @@ in, sees the figures, a new reading arrives and is on screen within 2 s (pushed 
 language switches to English, and screenshots are saved to docs/img/."""
 
 import math
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,15 +13,10 @@ from sqlalchemy import delete
 
 from lingtan.accounting.service import update_aggregates
 from lingtan.api.auth import Scope, create_user
-from lingtan.cli.runner import api_server
 from lingtan.store.db import sessions
 from lingtan.store.models import IntervalEnergy
-from tests.support import free_port, wait_for
-from tests.support.api import NOW, PARK, TODAY, ZONE, feed_latest, local_midnight_utc, make_platform
+from tests.support.api import NOW, PARK, TODAY, ZONE, chromium, feed_latest, local_midnight_utc, make_platform, serving
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
@@ -54,16 +48,10 @@ def served(tmp_path):
     shaped_day(platform.engine)
     with sessions(platform.engine).begin() as s:
         create_user(s, username="manager", password="zero-carbon-2026", parks=[PARK], scopes=[Scope.READ], now=NOW)
-    port = free_port()
-    server = api_server(platform.app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 10, message="uvicorn started")
     try:
-        yield platform, f"http://127.0.0.1:{port}"
+        with serving(platform) as base:
+            yield platform, base
     finally:
-        server.should_exit = True
-        thread.join(10)
         platform.engine.dispose()
 
 
@@ -71,7 +59,7 @@ def test_dashboard_logs_in_updates_live_and_switches_language(served):
     platform, base = served
     IMG.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1500}, locale="zh-CN")
             errors = []

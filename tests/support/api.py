@@ -6,6 +6,9 @@ Imported by the tests in tests/api/; tests/conftest.py registers it as a plugin 
 so the fixtures `db_url` and `platform` are found by any test that names them.
 """
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -155,3 +158,31 @@ def platform(db_url) -> Platform:
     yield p
     p.engine.dispose()
 
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium; playwright-core drives it (no browser download)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def chromium(playwright):
+    """A headless Chromium from Debian's package, started by playwright."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+@contextlib.contextmanager
+def serving(platform: "Platform") -> Iterator[str]:
+    """The platform's app on a real uvicorn server (`lingtan api`'s) on a free port, in a thread;
+    yields its base URL and stops it afterwards."""
+    from lingtan.cli.runner import api_server
+    from tests.support import free_port, wait_for
+    port = free_port()
+    server = api_server(platform.app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 10, message="uvicorn started")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
