@@ -9,6 +9,7 @@ import getpass
 import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from lingtan.api.scopes import Scope
 from lingtan.kernel.config import Config, ConfigError
@@ -27,14 +28,41 @@ def _parks(config: Config, args) -> list[str] | None:
     known = [p.id for p in config.parks]
     for p in args.park:
         if p not in known:
-            raise ConfigError(f"--park {p!r}: not a park of {args.config}; parks are {known}")
+            raise ConfigError(f"--park {p!r}: not a park of {args.config or 'the demo'}; parks are {known}")
     return args.park
 
 
 def _store(config_loader, args):
+    """The config and a session factory on its existing platform database. These commands never
+    create a database: a key written into a new, empty one would be a key nothing accepts."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lingtan.cli.runner import CommandError
     from lingtan.store.db import make_engine, sessions
-    config = config_loader(args.config)
-    return config, sessions(make_engine(config.store.url))
+    from lingtan.store.models import ApiKey
+    if args.data_dir:
+        from lingtan.cli.demo import demo_config
+        config, source = demo_config(Path(args.data_dir)), f"the demo's data folder {args.data_dir}"
+    else:
+        config, source = config_loader(args.config), f"store.url of {args.config}"
+    url = make_url(config.store.url)
+    shown = url.render_as_string(hide_password=True)
+    hint = ("start the platform (lingtan api, ingest or accounting) or the demo with it once; "
+            "keys and users are never written into a new database")
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        raise CommandError(f"no platform database at {shown} ({source}): {hint}")
+    engine = make_engine(config.store.url, migrate=False)
+    try:
+        ready = inspect(engine).has_table(ApiKey.__tablename__)
+    except SQLAlchemyError as exc:
+        raise CommandError(f"cannot open the platform database {shown} ({source}): "
+                           f"{type(exc.orig or exc).__name__}: {str(exc.orig or exc).splitlines()[0]}") from None
+    if not ready:
+        raise CommandError(f"{shown} ({source}) is not a Lingtan platform database (no table "
+                           f"{ApiKey.__tablename__!r}): {hint}")
+    return config, sessions(engine)
 
 
 def cmd_keys_create(args, config_loader) -> None:
@@ -110,7 +138,10 @@ def add_credential_parsers(sub, config_loader) -> None:
 
     def command(group, name, func, help_text):
         p = group.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--config", required=True, metavar="FILE", help="platform config file (YAML)")
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--config", metavar="FILE", help="platform config file (YAML)")
+        where.add_argument("--data-dir", metavar="DIR", help="a running or stopped demo's data folder "
+                           "(as `lingtan demo` prints it)")
         p.set_defaults(func=lambda args: func(args, config_loader))
         return p
 

@@ -1,7 +1,8 @@
 """`lingtan demo`: the whole platform in one process on embedded defaults.
 
 Simulated park (Modbus TCP) → gateway → embedded MQTT broker (amqtt, MQTT 3.1.1) → ingest →
-SQLite → accounting → API and dashboard. No root, no system services; data in one folder.
+SQLite → accounting → API and dashboard, with the alarm service on its default rules. No root,
+no system services; data in one folder.
 
 It starts with a simulated history (docs/demo.md): the API serves at once; meanwhile the park
 model runs in the simulator's batch mode from the history's start (default 1 January, park-local;
@@ -16,6 +17,7 @@ then is filled in.
 import asyncio
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -52,6 +54,75 @@ def demo_config(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port:
     for g in data["gateways"]:
         g["spool"]["path"] = str(data_dir / f"{g['id']}-spool.db")
     return parse_config(data, "cli/demo.yaml (embedded)")
+
+
+DEMO_HOST = "127.0.0.1"
+DEFAULT_MQTT_PORT, DEFAULT_MODBUS_PORT = 18830, 15020  # as in cli/demo.yaml
+
+
+def port_free(port: int, host: str = DEMO_HOST) -> bool:
+    """Whether a server could listen on host:port now (with SO_REUSEADDR, as uvicorn and the
+    broker bind: a port in TIME_WAIT counts as free)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _any_free_port(taken: set[int]) -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind((DEMO_HOST, 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            return port
+
+
+def demo_ports(port: int, mqtt_port: int | None, modbus_port: int | None) -> tuple[int, int, int]:
+    """The demo's API, broker and Modbus ports. A port given on the command line must be free,
+    or the demo stops before starting anything, with one line naming the flag to change. The
+    broker's and the simulator's ports, when not given, are their defaults if free and any free
+    port otherwise: `--port` alone is enough to run a second demo beside a first."""
+    from lingtan.cli.runner import CommandError
+    wanted = [("--port", "the dashboard and API", port, None),
+              ("--mqtt-port", "the embedded MQTT broker", mqtt_port, DEFAULT_MQTT_PORT),
+              ("--modbus-port", "the simulated Modbus TCP meters", modbus_port, DEFAULT_MODBUS_PORT)]
+    chosen: list[int] = []
+    for flag, what, given, default in wanted:
+        if given is not None:
+            if given in chosen or not port_free(given):
+                raise CommandError(f"port {given} on {DEMO_HOST} is already in use ({what}); "
+                                   f"choose another with {flag} N")
+            chosen.append(given)
+        elif default not in chosen and port_free(default):
+            chosen.append(default)
+        else:
+            chosen.append(_any_free_port(set(chosen)))
+    return chosen[0], chosen[1], chosen[2]
+
+
+def demo_key(engine, config: Config) -> str:
+    """A read-only API key on every demo park, for the city-platform walkthrough (docs/demo.md).
+    The previous run's demo key in the same data folder is revoked: one is valid at a time."""
+    from sqlalchemy import select
+
+    from lingtan.api.auth import create_key
+    from lingtan.api.scopes import Scope
+    from lingtan.store.db import sessions
+    from lingtan.store.models import ApiKey
+    now = datetime.now(UTC)
+    with sessions(engine).begin() as s:
+        for old in s.scalars(select(ApiKey).where(ApiKey.name == DEMO_KEY_NAME, ApiKey.revoked_at.is_(None))):
+            old.revoked_at = now
+        _, key = create_key(s, parks=[p.id for p in config.parks], scopes=[Scope.READ], name=DEMO_KEY_NAME,
+                            now=now)
+    return key
+
+
+DEMO_KEY_NAME = "demo: read-only key for the city-platform walkthrough"
 
 
 def broker_config(config: Config) -> dict:
@@ -384,11 +455,14 @@ def store_history(config: Config, histories: list[ParkHistory], worker: Accounti
 
 
 def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: int | None = None,
-             modbus_port: int | None = None, history_days: int | None = None) -> None:
-    """history_days: None = since 1 January (park-local), 0 = no history."""
+             modbus_port: int | None = None, history_days: int | None = None, temporary: bool = False) -> None:
+    """history_days: None = since 1 January (park-local), 0 = no history. temporary: data_dir is a
+    temporary folder the caller removes at exit (said in the start-up line)."""
+    port, mqtt_port, modbus_port = demo_ports(port, mqtt_port, modbus_port)  # before anything starts
     from amqtt.broker import Broker
 
     from lingtan.accounting.service import Rollup
+    from lingtan.alarms.service import AlarmService
     from lingtan.api.app import create_app
     from lingtan.cli.runner import api_server, run_until_signal, utc_now
     from lingtan.gateway.service import GatewayService
@@ -413,10 +487,17 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
         upgrade(engine)
         if worker is not None:
             worker.ready.set()
-        ingest = make_ingest(config)
+        ingest = make_ingest(config, clock=clock.now)  # the time policy's "now" is the park's (--speed)
         server = api_server(create_app(config, engine, clock=clock.now), config.api.host, config.api.port)
-        print(f"Lingtan demo: dashboard and API on http://{config.api.host}:{config.api.port}/ "
-              f"(data in {data_dir}); Ctrl-C stops.", file=sys.stderr, flush=True)
+        base = f"http://{config.api.host}:{config.api.port}"
+        where = (f"data in the temporary folder {data_dir}, removed at exit: --data-dir DIR keeps it" if temporary
+                 else f"data in {data_dir}")
+        print(f"Lingtan demo: dashboard and API on {base}/ ({where}; MQTT broker on port {mqtt_port}, "
+              f"simulated Modbus meters on port {modbus_port}); Ctrl-C stops.", file=sys.stderr, flush=True)
+        key = demo_key(engine, config)
+        sync = f"{base}/api/v1/parks/{config.parks[0].id}/sync/intervals"
+        print(f"Read-only API key for the city-platform walkthrough (docs/demo.md), valid while this data folder "
+              f"lives:\n  curl -H 'Authorization: Bearer {key}' {sync}", file=sys.stderr, flush=True)
         histories: list[ParkHistory] = []
         sims: list[ParkServer] = []
         live_started = threading.Event()
@@ -456,10 +537,12 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
             for sim in sims:
                 await sim.stop()
 
+        alarms = AlarmService(config, engine, clock=clock.now)  # its rules' defaults; status from the broker
         await run_until_signal(
             [server.serve(), live()],
             [(threading.Thread(target=ingest.run, name="ingest", daemon=True), ingest.stop),
-             (threading.Thread(target=accounting, name="accounting", daemon=True), rollup.stop)],
+             (threading.Thread(target=accounting, name="accounting", daemon=True), rollup.stop),
+             (threading.Thread(target=alarms.run, name="alarms", daemon=True), alarms.stop)],
             servers=[server], cleanup=[stop_sims, broker.shutdown])
         if worker is not None:
             worker.close()

@@ -17,8 +17,9 @@ import yaml
 
 from lingtan.cli.credentials import add_credential_parsers
 from lingtan.cli.deadletters import add_dead_letters_parser
+from lingtan.cli.dlt645 import add_dlt645_parser
 from lingtan.cli.modbus import add_modbus_parser
-from lingtan.cli.runner import ServiceFailed
+from lingtan.cli.runner import CommandError, ServiceFailed
 from lingtan.kernel.config import Config, ConfigError
 
 log = logging.getLogger("lingtan")
@@ -88,27 +89,50 @@ def cmd_gateway(args) -> None:
 def _ingest_threads(config: Config, workers: int, partition: tuple[int, int] | None = None):
     from lingtan.ingest.service import make_ingest, start_metrics
     out, made = [], []
+    # /metrics on ingest.metrics_port, when set: bound first, so a taken port stops the process
+    # before any store is opened; the workers are read at scrape time
+    start_metrics(config, made)
     shares = [partition] if partition else [(i, workers) for i in range(workers)]
     for i, n in shares:
         worker = make_ingest(config, client_id=f"{config.ingest.client_id}-{i}" if n > 1 else None,
                              partition=(i, n))
         made.append(worker)
         out.append((threading.Thread(target=worker.run, name=f"ingest-{i}", daemon=True), worker.stop))
-    start_metrics(config, made)  # /metrics on ingest.metrics_port, when set
     return out
 
 
 def cmd_ingest(args) -> None:
     from lingtan.cli.runner import run_until_signal
     config = _config(args.config)
+    if args.partition and args.workers is not None:
+        raise ConfigError("--partition runs one worker: use it without --workers")
+    if args.workers is None:
+        args.workers = 1 if args.partition else config.ingest.workers
+    n = args.partition[1] if args.partition else args.workers
+    if config.ingest.logs_in and n != config.ingest.workers:
+        flag = f"--partition {args.partition[0]}/{n}" if args.partition else f"--workers {n}"
+        raise ConfigError(f"{flag}: {args.config} has ingest.workers = {config.ingest.workers}; each worker logs "
+                          f"in as its own broker user, made by `lingtan mqtt-auth` from ingest.workers: set "
+                          f"ingest.workers: {n} and run mqtt-auth again")
+    if config.ingest.logs_in:  # a missing password stops the process now, not a worker thread later
+        for i in ([args.partition[0]] if args.partition else range(n)):
+            config.ingest.worker_password(i)
     if args.workers > 1 and config.ingest.shared_group and config.mqtt.protocol != "5":
         raise ConfigError(f"{args.config}: ingest.shared_group needs mqtt.protocol '5'")
-    if args.partition and args.workers > 1:
-        raise ConfigError("--partition runs one worker: use it without --workers")
     if args.partition and config.ingest.shared_group:
         raise ConfigError(f"--partition {args.partition[0]}/{args.partition[1]}: {args.config}: set "
                           f"ingest.shared_group to null (static partitioning replaces the shared subscription)")
     asyncio.run(run_until_signal([], _ingest_threads(config, args.workers, args.partition)))
+
+
+def workers_arg(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers = {text!r}: a whole number, e.g. 2") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"--workers = {n}: must be between 1 and 64")
+    return n
 
 
 def partition_arg(text: str) -> tuple[int, int]:
@@ -135,6 +159,17 @@ def cmd_accounting(args) -> None:
     asyncio.run(run_until_signal([], [_rollup_thread(_config(args.config))]))
 
 
+def cmd_alarms(args) -> None:
+    from lingtan.alarms.service import AlarmService
+    from lingtan.cli.runner import run_until_signal
+    from lingtan.store.db import make_engine
+    config = _config(args.config)
+    service = AlarmService(config, make_engine(config.store.url))
+    service.serve_metrics()
+    thread = threading.Thread(target=service.run, name="alarms", daemon=True)
+    asyncio.run(run_until_signal([], [(thread, service.stop)]))
+
+
 def cmd_api(args) -> None:
     from lingtan.api.app import create_app
     from lingtan.cli.runner import api_server, run_until_signal
@@ -146,10 +181,15 @@ def cmd_api(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from lingtan.cli.demo import run_demo
-    run_demo(data_dir=Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="lingtan-demo-")),
-             port=args.port, speed=args.speed, mqtt_port=args.mqtt_port, modbus_port=args.modbus_port,
-             history_days=args.history_days)
+    from lingtan.cli.demo import demo_ports, run_demo
+    options = dict(port=args.port, speed=args.speed, mqtt_port=args.mqtt_port, modbus_port=args.modbus_port,
+                   history_days=args.history_days)
+    if args.data_dir:
+        run_demo(Path(args.data_dir), **options)
+        return
+    demo_ports(args.port, args.mqtt_port, args.modbus_port)  # a taken port: one line, before a folder is made
+    with tempfile.TemporaryDirectory(prefix="lingtan-demo-", ignore_cleanup_errors=True) as folder:
+        run_demo(Path(folder), temporary=True, **options)
 
 
 def history_days_arg(text: str) -> int:
@@ -174,12 +214,14 @@ def cmd_account(args) -> None:
     path = Path(args.file)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    except ValueError as exc:  # YAML that parses but holds an impossible value, e.g. 2025-02-30
+        raise ConfigError(f"{path}: {exc} (a date must be a real day, written YYYY-MM-DD)") from exc
     from lingtan.accounting.activity import ActivityError
     try:
         result = evaluate(data, str(path))
-    except ActivityError as exc:
+    except (ActivityError, ValueError, TypeError) as exc:  # bad input, never a traceback
         print(f"lingtan: activity data error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
@@ -196,11 +238,22 @@ def cmd_contract_schema(args) -> None:
 
 
 def cmd_mqtt_auth(args) -> None:
-    from lingtan.gateway.acl import write_auth
+    from lingtan.gateway.acl import broker_conf_problems, write_auth
     config = _config(args.config)
-    created = write_auth(config, Path(args.out))
+    if args.broker_conf:
+        problems = broker_conf_problems(Path(args.broker_conf))
+        if problems:
+            raise CommandError(f"--broker-conf {args.broker_conf}: nothing written; "
+                               f"{len(problems)} problem(s): " + "; ".join(problems))
+    try:
+        created = write_auth(config, Path(args.out))
+    except (RuntimeError, OSError) as exc:
+        raise CommandError(str(exc)) from None
     print(f"wrote {args.out}/acl, {args.out}/passwd and {args.out}/secrets/ "
           f"({len(created)} new secret(s): {', '.join(created) or 'none'})")
+    if not args.broker_conf:
+        print("every listener of the broker needs `use_username_as_clientid true` on the line after it, so no "
+              "user's credentials can take over another's session: check yours with --broker-conf FILE")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -220,10 +273,13 @@ def parser() -> argparse.ArgumentParser:
                        "SQLite → accounting → API and dashboard at http://127.0.0.1:PORT, starting with a "
                        "simulated history from 1 January (--history-days). Ctrl-C stops.")
     d.add_argument("--port", type=int, default=8000, help="API and dashboard port (default 8000)")
-    d.add_argument("--data-dir", metavar="DIR", help="where the demo keeps its databases (default: a new temp dir)")
+    d.add_argument("--data-dir", metavar="DIR", help="where the demo keeps its databases, kept after exit and "
+                   "reused by the next run (default: a temporary folder, removed at exit)")
     d.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
-    d.add_argument("--mqtt-port", type=int, help="embedded broker port (default 18830)")
-    d.add_argument("--modbus-port", type=int, help="simulated Modbus TCP port (default 15020)")
+    d.add_argument("--mqtt-port", type=int, help="embedded broker port (default 18830, or any free port if that "
+                   "is taken)")
+    d.add_argument("--modbus-port", type=int, help="simulated Modbus TCP port (default 15020, or any free port "
+                   "if that is taken)")
     d.add_argument("--history-days", type=history_days_arg, metavar="N",
                    help="start with N days of simulated history before today, generated in batch mode and "
                    "accounted like live readings (default: since 1 January, park-local; 0: none). A data dir "
@@ -241,14 +297,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--clock-speed", type=float, metavar="X", help="simulated seconds per real second")
     g.add_argument("--clock-epoch", type=float, metavar="UNIX_SECONDS", help="wall time (time.time()) of clock-start")
     i = service("ingest", cmd_ingest, "consume readings from MQTT into the time-series store")
-    i.add_argument("--workers", type=int, default=1,
-                   help="worker connections (default 1): they share ingest.shared_group, or, without "
-                        "one, split the gateways between them (docs/ingest.md)")
+    i.add_argument("--workers", type=workers_arg,
+                   help="worker connections (default ingest.workers): they share ingest.shared_group, or, "
+                        "without one, split the gateways between them (docs/ingest.md)")
     i.add_argument("--partition", type=partition_arg, metavar="I/N",
                    help="run worker I (0-based) of N, each in its own process or host, splitting the "
                         "gateways statically (needs ingest.shared_group: null; docs/scaling.md)")
     service("accounting", cmd_accounting, "turn stored counter readings into interval energy")
     service("api", cmd_api, "serve the REST API and the dashboard")
+    service("alarms", cmd_alarms, "evaluate alarm rules and send notifications (docs/alarms.md)")
     c = sub.add_parser("check-config", help="validate a config file and exit")
     c.add_argument("config", metavar="FILE", help="platform config file (YAML) to validate")
     c.set_defaults(func=cmd_check_config)
@@ -257,14 +314,19 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("file", metavar="FILE", help="activity-data file (YAML or JSON)")
     a.set_defaults(func=cmd_account)
     m = sub.add_parser("mqtt-auth", help="generate Mosquitto ACL, password file and per-user secrets",
-                       description="Each gateway may write only its own park's topics; ingest may read them.")
+                       description="One broker user per gateway and per ingest worker (ingest.workers): each "
+                       "gateway may write only its own topics; ingest's workers may read them. The broker binds "
+                       "each user to its own session (use_username_as_clientid; docs/deployment.md).")
     m.add_argument("--config", required=True, metavar="FILE", help="platform config file (YAML)")
     m.add_argument("--out", required=True, metavar="DIR", help="output folder (acl, passwd, secrets/)")
+    m.add_argument("--broker-conf", metavar="FILE", help="first check this mosquitto.conf (and its include_dir "
+                   "files): every listener binds users to client ids, no anonymous access; write nothing if not")
     m.set_defaults(func=cmd_mqtt_auth)
     k = sub.add_parser("contract-schema", help="print the wire contract's JSON Schemas")
     k.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     k.set_defaults(func=cmd_contract_schema)
     add_modbus_parser(sub, _config)  # `lingtan modbus scan|read` (commissioning)
+    add_dlt645_parser(sub, _config)  # `lingtan dlt645 scan|read` (commissioning)
     add_credential_parsers(sub, _config)  # `lingtan keys ...`, `lingtan users ...`
     add_dead_letters_parser(sub, _config)  # `lingtan dead-letters`
     return p
@@ -277,7 +339,7 @@ _SIMULATOR = ("simulator", ("numpy", "pandas", "pvlib"))
 _DEMO = ("demo", _PLATFORM[1] + ("amqtt", "pandas", "pvlib"))
 NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "demo": _DEMO, "simulate": _SIMULATOR, "ingest": _PLATFORM, "accounting": _PLATFORM, "api": _PLATFORM,
-    "account": _PLATFORM, "keys": _PLATFORM, "users": _PLATFORM, "dead-letters": _PLATFORM,
+    "alarms": _PLATFORM, "account": _PLATFORM, "keys": _PLATFORM, "users": _PLATFORM, "dead-letters": _PLATFORM,
 }
 
 
@@ -309,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except CommandError as exc:
+        print(f"lingtan {args.command}: {exc}", file=sys.stderr)
+        return 2
     except ServiceFailed as exc:
         print(f"lingtan {args.command}: {exc}", file=sys.stderr)
         return 1

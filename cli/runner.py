@@ -24,7 +24,8 @@ def api_server(app, host: str, port: int):
         def capture_signals(self):  # we own the signals of the whole process
             yield
 
-    return Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    # proxy_headers off: the app believes X-Forwarded-* only from api.trusted_proxies (lingtan.api.app)
+    return Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", proxy_headers=False))
 
 
 async def run_until_signal(tasks: list, threads: list[tuple[threading.Thread, threading.Event]],
@@ -62,6 +63,11 @@ async def run_until_signal(tasks: list, threads: list[tuple[threading.Thread, th
 
 class ServiceFailed(RuntimeError):
     """A service of this process stopped with an error."""
+
+
+class CommandError(Exception):
+    """Something the user can fix before a command starts (a taken port, a missing database):
+    `lingtan` prints it as one line, `lingtan <command>: <message>`, and exits 2."""
 
 
 def utc_now() -> datetime:

@@ -15,6 +15,16 @@ fi
 # Reinstall when pyproject.toml changed, or when the last install was not of the demo extra.
 STAMP=.venv/.lingtan-demo-install
 if [ ! -x .venv/bin/lingtan ] || [ pyproject.toml -nt "$STAMP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "demo" ]; then
-    .venv/bin/python -m pip install -q -e '.[demo]' && echo demo >"$STAMP"
+    echo "demo.sh: installing lingtan[demo] and its dependencies into .venv (the first run fetches about 64 packages, 1–2 minutes)..." >&2
+    status=0
+    .venv/bin/python -m pip install -e '.[demo]' 2>&1 | tee .venv/pip-install.log \
+        | grep --line-buffered -E '^(Collecting|Successfully installed)' | cut -c1-100 >&2 || status=$?
+    if [ "$status" -ne 0 ]; then
+        tail -n 20 .venv/pip-install.log >&2
+        echo "demo.sh: pip install failed (the whole log: .venv/pip-install.log)" >&2
+        exit 1
+    fi
+    echo demo >"$STAMP"
+    echo "demo.sh: installed; starting the demo" >&2
 fi
 exec .venv/bin/lingtan demo "$@"

@@ -1,9 +1,5 @@
 """`lingtan demo` as a user runs it: a subprocess, its endpoints, its history, clean Ctrl-C."""
 
-import signal
-import subprocess
-import sys
-import threading
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,56 +8,14 @@ import httpx
 import pytest
 
 from lingtan.store.timeseries.sqlite import SqliteSink
-from tests.support import free_port, wait_for
+from tests.support import wait_for
+from tests.support.demo import Demo
 
 ZONE = ZoneInfo("Asia/Shanghai")  # the demo park's (cli/demo.yaml)
 COUNTERS = {"grid-main": ["energy_import_kwh", "energy_export_kwh"], "pv-roof": ["energy_export_kwh"],
             "bess": ["energy_import_kwh", "energy_export_kwh"], "ent-a-main": ["energy_import_kwh"],
             "ent-b-main": ["energy_import_kwh"], "ent-c-main": ["energy_import_kwh"], "gas-main": ["gas_m3"],
             "gas-ent-b": ["gas_m3"], "gas-ent-c": ["gas_m3"], "steam-main": ["heat_gj"]}
-
-
-class Demo:
-    """`python -m lingtan demo` on free ports, its output collected line by line."""
-
-    def __init__(self, data_dir, *args: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}/api/v1"
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lingtan", "demo", "--port", str(self.port), "--data-dir", str(data_dir),
-             "--mqtt-port", str(free_port()), "--modbus-port", str(free_port()), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def out(self) -> str:
-        return "".join(self.lines)
-
-    def line(self, text: str, timeout: float) -> str:
-        return wait_for(lambda: next((ln for ln in self.lines if text in ln), None), timeout, 0.2,
-                        f"{text!r} in the demo's output:\n{self.out}")
-
-    def get(self, path: str, **params):
-        try:
-            r = httpx.get(f"{self.base}{path}", params=params, timeout=10)
-        except httpx.HTTPError:
-            return None
-        return r.json() if r.status_code == 200 else None
-
-    def stop(self) -> str:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=40)
-        self._reader.join(5)
-        assert self.proc.returncode == 0, self.out
-        assert "Traceback" not in self.out, self.out
-        return self.out
 
 
 def energy(rt: dict, period: str) -> float:
