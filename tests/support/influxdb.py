@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from .netns import call_in, exec_prefix
 from .process import ServerProcess, ServiceHandle, find_binary, free_port
 
 HOST = "127.0.0.1"
@@ -18,17 +19,18 @@ class InfluxDBv1(ServiceHandle):
     `query(q, db)` and `write(lines, db)` over the v1 HTTP API.
     """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, host: str = HOST, netns: str | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.host = HOST
+        self.host = host  # another address only inside a namespace a test made (tests/support/netns.py)
+        self.netns = netns  # where influxd runs; ping, query and write are made from inside it too
         self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.data_dir = workdir
         self.conf_path = workdir / "influxdb.conf"
         self.conf_path.write_text(self._config(workdir, rpc_port=free_port()))
         self._server = ServerProcess(
             "influxd",
-            [find_binary("influxd", "influxdb"), "run", "-config", str(self.conf_path)],
+            [*exec_prefix(netns), find_binary("influxd", "influxdb"), "run", "-config", str(self.conf_path)],
             workdir / "influxd.log",
             self._ping,
             stop_signal=signal.SIGTERM,
@@ -39,7 +41,7 @@ class InfluxDBv1(ServiceHandle):
         # and the _internal monitor database is off so queries see only test data.
         return f"""\
 reporting-enabled = false
-bind-address = "{HOST}:{rpc_port}"
+bind-address = "{self.host}:{rpc_port}"
 
 [meta]
   dir = "{workdir}/meta"
@@ -55,7 +57,7 @@ bind-address = "{HOST}:{rpc_port}"
 
 [http]
   enabled = true
-  bind-address = "{HOST}:{self.port}"
+  bind-address = "{self.host}:{self.port}"
   log-enabled = false
   pprof-enabled = false
 
@@ -67,9 +69,15 @@ bind-address = "{HOST}:{rpc_port}"
   enabled = false
 """
 
+    def _here(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs) from inside the server's namespace, if it has one."""
+        if self.netns is None:
+            return fn(*args, **kwargs)
+        return call_in(self.netns, lambda: fn(*args, **kwargs))
+
     def _ping(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/ping", timeout=1.0, trust_env=False).status_code == 204
+            return self._here(httpx.get, f"{self.url}/ping", timeout=1.0, trust_env=False).status_code == 204
         except httpx.TransportError:
             return False
 
@@ -80,7 +88,7 @@ bind-address = "{HOST}:{rpc_port}"
         statement returns an error, so a bad query never passes silently.
         """
         params = {"q": q, **({"db": db} if db else {})}
-        response = httpx.post(f"{self.url}/query", params=params, timeout=10.0, trust_env=False)
+        response = self._here(httpx.post, f"{self.url}/query", params=params, timeout=10.0, trust_env=False)
         response.raise_for_status()
         body = response.json()
         errors = [result["error"] for result in body.get("results", []) if "error" in result]
@@ -89,7 +97,8 @@ bind-address = "{HOST}:{rpc_port}"
 
     def write(self, lines: str, db: str, precision: str = "ns") -> None:
         """Write line protocol through POST /write (204 expected)."""
-        response = httpx.post(
+        response = self._here(
+            httpx.post,
             f"{self.url}/write",
             params={"db": db, "precision": precision},
             content=lines,
