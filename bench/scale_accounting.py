@@ -94,6 +94,9 @@ class MeteredStore:
     def neighbours(self, *args):
         return self._timed(self.inner.neighbours, *args)
 
+    def read_windows(self, *args):
+        return self._timed(self.inner.read_windows, *args)
+
     def close(self) -> None:
         self.inner.close()
 
