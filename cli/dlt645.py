@@ -21,6 +21,8 @@ def _bus(config: Config, gateway_id: str, bus_id: str, timeout: float | None) ->
         raise ConfigError(f"--bus {bus_id!r}: gateway {gateway_id!r} has buses {names}")
     if bus.protocol != "dlt645":
         raise ConfigError(f"--bus {bus_id!r}: protocol {bus.protocol}, not dlt645 (use `lingtan modbus`)")
+    from lingtan.cli.modbus import serial_ready
+    serial_ready(bus, f"gateways[{gateway_id}].buses[{bus_id}]")
     return bus.model_copy(update={"retries": 0, **({"timeout_s": timeout} if timeout else {})})
 
 
@@ -89,6 +91,14 @@ def cmd_read(config: Config, args) -> int:
             codec.di_bytes(args.di)
     except codec.FrameError as exc:
         raise ConfigError(str(exc)) from None
+    if args.profile is not None:
+        from lingtan.cli.runner import CommandError
+        from lingtan.kernel.park import did_you_mean
+
+        known = [n for n in profiles.profile_names() if profiles.load(n).protocol == "dlt645"]
+        if args.profile not in known:
+            raise CommandError(f"--profile = {args.profile!r}: no DL/T 645 device profile of that name; shipped: "
+                               f"{', '.join(known)}{did_you_mean(args.profile, known)}")
 
     async def run():
         client = Dlt645Client(bus)

@@ -21,6 +21,7 @@ from lingtan.cli.dlt645 import add_dlt645_parser
 from lingtan.cli.modbus import add_modbus_parser
 from lingtan.cli.runner import CommandError, ServiceFailed
 from lingtan.kernel.config import Config, ConfigError
+from lingtan.kernel.profile import ProfileError
 
 log = logging.getLogger("lingtan")
 
@@ -63,8 +64,10 @@ def cmd_gateway(args) -> None:
     try:
         config.gateway(args.id)
     except KeyError:
-        raise ConfigError(f"{args.config}: --id {args.id!r} is not among gateways "
-                          f"{[g.id for g in config.gateways]}") from None
+        from lingtan.kernel.park import did_you_mean
+        ids = [g.id for g in config.gateways]
+        raise ConfigError(f"{args.config}: --id {args.id!r} is not among gateways {ids}"
+                          f"{did_you_mean(args.id, ids)}") from None
     clock_args = (args.clock_start, args.clock_speed, args.clock_epoch)
     if any(a is not None for a in clock_args):
         if None in clock_args:
@@ -368,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except ConfigError as exc:
         print(f"lingtan: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ProfileError as exc:  # a broken profile file: named, never a traceback
+        print(f"lingtan: device profile error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,13 +7,15 @@ that holds the secret.
 """
 
 import os
+import re
+import types
 from datetime import datetime
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from lingtan.kernel.park import Frozen, Ident, Park
+from lingtan.kernel.park import Frozen, Ident, Park, Problem, Problems, did_you_mean
 
 
 class ConfigError(ValueError):
@@ -187,6 +189,9 @@ class Api(Frozen):
     trusted_proxies: list[str] = Field(
         [], description="addresses (or networks, 10.0.0.0/8) of reverse proxies whose X-Forwarded-Proto and "
         "X-Forwarded-For are believed; the session cookie is Secure when the request came over https")
+    rate_limit_per_key: int | None = Field(
+        600, ge=1, description="requests per minute per API key or dashboard user (a token bucket: a minute's "
+        "worth may come at once); past it 429 with Retry-After; null: no limit")
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -372,53 +377,85 @@ class Config(Frozen):
 
     @model_validator(mode="after")
     def _references(self) -> "Config":
-        parks = {p.id for p in self.parks}
-        if len(parks) != len(self.parks):
-            raise ValueError("parks: a park id is declared twice")
-        gateways = {}
-        for g in self.gateways:
+        problems: list[Problem] = []
+        parks = [p.id for p in self.parks]
+        for i, park_id in enumerate(parks):
+            if park_id in parks[:i]:
+                problems.append(Problem(("parks", i, "id"), park_id, "park id declared twice"))
+        gateways: dict[str, Gateway] = {}
+        for i, g in enumerate(self.gateways):
             if g.id in gateways:
-                raise ValueError(f"gateways: id {g.id!r} is declared twice")
+                problems.append(Problem(("gateways", i, "id"), g.id, "gateway id declared twice"))
             if g.park not in parks:
-                raise ValueError(f"gateway {g.id!r}: park {g.park!r} is not declared")
-            gateways[g.id] = g
-        for p in self.parks:
-            for m in p.meters:
+                problems.append(Problem(("gateways", i, "park"), g.park, f"park not declared; declared: "
+                                        f"{', '.join(parks) or 'none'}{did_you_mean(g.park, parks)}"))
+            gateways.setdefault(g.id, g)
+        on_bus: dict[tuple[str, str, str], str] = {}  # (gateway, bus, unit or address) -> meter id
+        for pi, p in enumerate(self.parks):
+            for mi, m in enumerate(p.meters):
+                at = ("parks", pi, "meters", mi)
                 g = gateways.get(m.gateway)
                 if g is None:
-                    raise ValueError(f"meter {m.id!r}: gateway {m.gateway!r} is not declared")
-                if g.park != p.id:
-                    raise ValueError(f"meter {m.id!r}: gateway {g.id!r} belongs to park {g.park!r}")
+                    problems.append(Problem(at + ("gateway",), m.gateway, f"gateway not declared; declared: "
+                                            f"{', '.join(gateways) or 'none'}{did_you_mean(m.gateway, gateways)}"))
+                    continue
+                if g.park != p.id and g.park in parks:  # else the gateway's own error says it
+                    problems.append(Problem(at + ("gateway",), m.gateway, f"gateway {g.id!r} belongs to park "
+                                            f"{g.park!r}, not {p.id!r}"))
+                    continue
+                buses = [b.id for b in g.buses]
                 bus = next((b for b in g.buses if b.id == m.modbus.bus), None)
                 if bus is None:
-                    raise ValueError(f"meter {m.id!r}: gateway {g.id!r} has no bus {m.modbus.bus!r}")
-                _speaks(m, bus)
+                    problems.append(Problem(at + ("modbus", "bus"), m.modbus.bus, f"gateway {g.id!r} has no bus "
+                                            f"of that id; its buses: {', '.join(buses)}"
+                                            f"{did_you_mean(m.modbus.bus, buses)}"))
+                    continue
+                problem = _speaks(m, bus, at)
+                if problem is not None:
+                    problems.append(problem)
+                    continue
+                if bus.protocol == "modbus":
+                    key, field, what = str(m.modbus.unit), "unit", "unit id"
+                else:
+                    key, field, what = m.modbus.address.rjust(12, "0"), "address", "meter address"
+                other = on_bus.setdefault((g.id, bus.id, key), m.id)
+                if other != m.id:
+                    value = m.modbus.unit if field == "unit" else m.modbus.address
+                    problems.append(Problem(at + ("modbus", field), value, f"meter {other!r} has the same {what} "
+                                            f"on bus {bus.id!r} of gateway {g.id!r}; each meter on a bus needs "
+                                            f"its own {what}"))
         for park_id in self.alarms.parks:
             if park_id not in parks:
-                raise ValueError(f"alarms.parks: park {park_id!r} is not declared")
-        for ch in self.alarms.channels:
+                problems.append(Problem(("alarms", "parks", park_id), park_id, f"park not declared; declared: "
+                                        f"{', '.join(parks) or 'none'}{did_you_mean(park_id, parks)}"))
+        for ci, ch in enumerate(self.alarms.channels):
             for park_id in ch.parks:
                 if park_id not in parks:
-                    raise ValueError(f"alarms.channels[{ch.id}].parks: park {park_id!r} is not declared")
-        self._messages_fit()
+                    problems.append(Problem(("alarms", "channels", ci, "parks"), park_id, "park not declared; "
+                                            f"declared: {', '.join(parks) or 'none'}{did_you_mean(park_id, parks)}"))
+        if not problems:
+            problems = self._messages_fit()
+        if problems:
+            raise Problems(problems)
         return self
 
-    def _messages_fit(self) -> None:
+    def _messages_fit(self) -> list[Problem]:
         """Every reading must fit a readings message under ingest.max_payload_bytes. The publisher
         caps each message in bytes (halving its batch until it fits), so any publish_batch is safe;
         what is refused is a meter whose one reading could never be sent."""
         from lingtan.kernel.profile import load  # the profile module imports this one
 
         limit = self.ingest.max_payload_bytes
-        for p in self.parks:
-            for m in p.meters:
+        out = []
+        for pi, p in enumerate(self.parks):
+            for mi, m in enumerate(p.meters):
                 size = reading_bytes(len(load(m.profile).registers))
                 if MESSAGE_BYTES + size > limit:
-                    raise ValueError(
-                        f"meter {m.id!r} (gateway {m.gateway!r}, profile {m.profile!r}): one reading can take "
-                        f"{size} bytes, and with the message envelope ({MESSAGE_BYTES}) more than "
-                        f"ingest.max_payload_bytes = {limit}; raise ingest.max_payload_bytes to at least "
-                        f"{MESSAGE_BYTES + size}")
+                    out.append(Problem(("parks", pi, "meters", mi, "profile"), m.profile,
+                        f"one reading of this profile can take {size} bytes, and with the message envelope "
+                        f"({MESSAGE_BYTES}) more than ingest.max_payload_bytes = {limit}; raise "
+                        f"ingest.max_payload_bytes to at least {MESSAGE_BYTES + size}"))
+        return out
 
     def park(self, park_id: str) -> Park:
         for p in self.parks:
@@ -433,19 +470,22 @@ class Config(Frozen):
         raise KeyError(gateway_id)
 
 
-def _speaks(meter: Any, bus: Bus) -> None:
+def _speaks(meter: Any, bus: Bus, at: tuple) -> Problem | None:
     """A meter's profile and address must be of its bus's protocol."""
     from lingtan.kernel.profile import load  # the profile module imports this one
 
     protocol = load(meter.profile).protocol
     if protocol != bus.protocol:
-        raise ValueError(f"meter {meter.id!r}: profile {meter.profile!r} is a {protocol} profile, "
-                         f"bus {bus.id!r} speaks {bus.protocol}")
+        return Problem(at + ("profile",), meter.profile, f"a {protocol} profile, but bus {bus.id!r} speaks "
+                       f"{bus.protocol}")
     if bus.protocol == "modbus" and "unit" not in meter.modbus.model_fields_set:
-        raise ValueError(f"meter {meter.id!r}: on Modbus bus {bus.id!r} it needs modbus.unit (1-247)")
+        return Problem(at + ("modbus",), meter.modbus.model_dump(exclude_defaults=True),
+                       f"on Modbus bus {bus.id!r} it needs modbus.unit (1-247)")
     if bus.protocol == "dlt645" and meter.modbus.address is None:
-        raise ValueError(f"meter {meter.id!r}: on DL/T 645 bus {bus.id!r} it needs modbus.address, "
-                         "the meter address from its nameplate (12 digits)")
+        return Problem(at + ("modbus",), meter.modbus.model_dump(exclude_defaults=True),
+                       f"on DL/T 645 bus {bus.id!r} it needs modbus.address, the meter address from its "
+                       "nameplate (12 digits)")
+    return None
 
 
 MESSAGE_BYTES = 256  # a readings message's envelope: version, park, gateway, sent_at
@@ -457,22 +497,213 @@ def reading_bytes(quantities: int) -> int:
     return 160 + quantities * 56
 
 
-def parse_config(data: Any, source: str | PurePath = "<config>") -> Config:
-    """Validate a parsed config mapping; raise ConfigError naming file, key and value."""
+def parse_config(data: Any, source: str | PurePath = "<config>", *, park_files: dict[int, str] | None = None,
+                 problems: list[tuple[str, Problem]] = ()) -> Config:
+    """Validate a parsed config mapping; raise ConfigError listing every error with file, key path
+    (list entries by id), value and message.
+
+    `park_files` maps the index of a park in `parks` to the file it was read from, so that errors
+    inside it name that file; `problems` are errors already found (file, problem), reported with
+    these in one pass."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
+    found = list(problems)
+    config = None
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, str(source))) from exc
+        first = error_problems(exc, data, Config)
+        found += _route(first + _cross_references_of_the_rest(data, first), str(source), park_files or {})
+    if found:  # the file given first, then the park files it names
+        found.sort(key=lambda item: item[0] != str(source))
+        raise ConfigError(format_problems(found, data, park_files or {}))
+    return config
 
 
-def format_errors(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: {exc.error_count()} error(s)"]
+def _cross_references_of_the_rest(data: dict, problems: list[Problem]) -> list[Problem]:
+    """Cross-references are checked only once every field is valid; so that one run reports them too,
+    validate again without the list entries (or settings sections) that hold an error, and keep
+    the new problems that are not about an entry left out."""
+    import copy
+
+    pruned, removed, deletions = copy.deepcopy(data), set(), set()
+    for p in problems:
+        entry = max((i for i, part in enumerate(p.loc) if isinstance(part, int)), default=None)
+        deletions.add(p.loc[:entry + 1] if entry is not None else p.loc[:1])
+    for loc in sorted(deletions - {()}, key=lambda loc: (len(loc), str(loc)), reverse=True):
+        parent = _at(pruned, loc[:-1])
+        try:
+            item = parent[loc[-1]]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            removed.add(item["id"])
+        if isinstance(parent, list):
+            parent[loc[-1]] = None  # keep the indices of the rest; dropped below
+        elif isinstance(parent, dict) and loc != ("parks",):
+            del parent[loc[-1]]
+    _drop_nones(pruned)
+    try:
+        Config.model_validate(pruned)
+    except ValidationError as exc:
+        seen = {(p.loc, p.message) for p in problems}
+        again = [p for p in error_problems(exc, pruned, Config) if p.value not in removed]
+        # indices in the pruned data differ; name the entries through it, then map back by id
+        return [_reindex(p, pruned, data) for p in again if (p.loc, p.message) not in seen
+                and "required key missing" not in p.message]
+    return []
+
+
+def _drop_nones(node: Any) -> None:
+    if isinstance(node, dict):
+        for v in node.values():
+            _drop_nones(v)
+    elif isinstance(node, list):
+        node[:] = [v for v in node if v is not None]
+        for v in node:
+            _drop_nones(v)
+
+
+def _reindex(p: Problem, pruned: Any, data: Any) -> Problem:
+    """The same location in the original data: list entries matched by id."""
+    loc, a, b = [], pruned, data
+    for part in p.loc:
+        if isinstance(part, int) and isinstance(a, list) and isinstance(b, list):
+            item = _at(a, (part,))
+            ident = item.get("id") if isinstance(item, dict) else None
+            part = next((i for i, x in enumerate(b) if isinstance(x, dict) and x.get("id") == ident), part)
+            a, b = item, _at(b, (part,))
+        else:
+            a, b = _at(a, (part,)), _at(b, (part,))
+        loc.append(part)
+    return Problem(tuple(loc), p.value, p.message)
+
+
+def _route(problems: list[Problem], source: str, park_files: dict[int, str]) -> list[tuple[str, Problem]]:
+    out = []
+    for p in problems:
+        if len(p.loc) >= 2 and p.loc[0] == "parks" and p.loc[1] in park_files:
+            out.append((park_files[p.loc[1]], p))
+        else:
+            out.append((source, p))
+    return out
+
+
+def format_problems(found: list[tuple[str, Problem]], data: Any, park_files: dict[int, str] | None = None) -> str:
+    """One block per file, in the order the files first appear: `FILE: N error(s)`, then one line each."""
+    park_files = park_files or {}
+    by_file: dict[str, list[str]] = {}
+    for source, p in found:
+        loc, root = p.loc, data
+        if len(loc) >= 2 and loc[0] == "parks" and loc[1] in park_files and source == park_files[loc[1]]:
+            root, loc = _at(data, loc[:2]), loc[2:]
+        by_file.setdefault(source, []).append(_line(key_path(loc, root), p))
+    return "\n".join(f"{source}: {len(lines)} error(s)\n" + "\n".join(lines) for source, lines in by_file.items())
+
+
+def format_errors(exc: ValidationError, source: str, data: Any = None, model: Any = None) -> str:
+    """A pydantic error as `SOURCE: N error(s)` and one line per error. With the validated `data`
+    list entries are named by id; with the `model` unknown keys get the accepted keys."""
+    problems = error_problems(exc, data, model)
+    lines = [_line(key_path(p.loc, data), p) for p in problems]
+    return f"{source}: {len(lines)} error(s)\n" + "\n".join(lines)
+
+
+def _line(key: str, p: Problem) -> str:
+    if p.value is _MISSING:
+        return f"  {key or '(top level)'}: {p.message}"
+    return f"  {key or '(top level)'} = {_shown(p.value)}: {p.message}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        text = repr(value)
+        return text if len(text) <= 60 else f"<{type(value).__name__}>"
+    return repr(value)
+
+
+def _at(data: Any, loc: tuple) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def key_path(loc: tuple, data: Any = None) -> str:
+    """`parks[park-a].meters[grid-main].profile`: a list entry with an `id` is named by it."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            item = _at(data, (part,)) if isinstance(data, list) else None
+            ident = item.get("id") if isinstance(item, dict) else None
+            out += f"[{ident}]" if isinstance(ident, str) and ident else f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+        data = _at(data, (part,))
+    return out
+
+
+_MISSING = object()
+_IDENT_PATTERN = "^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+def error_problems(exc: ValidationError, data: Any = None, model: Any = None) -> list[Problem]:
+    """Each pydantic error as a Problem; a validator's `Problems` are expanded below its location."""
+    out: list[Problem] = []
     for err in exc.errors():
-        key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+        loc = tuple(err["loc"])
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, Problems):
+            out += [Problem(loc + p.loc, p.value, p.message) for p in inner.problems]
+            continue
         value = err.get("input")
-        shown = repr(value) if not isinstance(value, (dict, list)) else f"<{type(value).__name__}>"
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {key or '(top level)'} = {shown}: {msg}")
-    return "\n".join(lines)
+        kind = err["type"]
+        if kind == "missing" and data is not None:
+            value, msg = _MISSING, "required key missing"
+        elif kind == "extra_forbidden":
+            accepted = _fields_at(model, loc[:-1]) if model is not None else None
+            if accepted is not None:
+                msg = f"unknown key; accepted keys: {', '.join(accepted)}{did_you_mean(str(loc[-1]), accepted)}"
+        elif kind in ("literal_error", "enum"):
+            accepted = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+            msg += did_you_mean(str(value), accepted)
+        elif kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == _IDENT_PATTERN:
+            msg = ("not an id: use 1-64 of lower-case letters a-z, digits, '_' and '-', starting with a letter "
+                   "or digit")
+        out.append(Problem(loc, value, msg))
+    return out
+
+
+def _strip(t: Any) -> Any:
+    while True:
+        origin = get_origin(t)
+        if origin is Annotated:
+            t = get_args(t)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(t) if a is not type(None)]
+            t = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), args[0])
+        else:
+            return t
+
+
+def _fields_at(model: Any, loc: tuple) -> list[str] | None:
+    """The keys the model accepts at `loc` (None when that is not a model)."""
+    t = model
+    for part in loc:
+        t = _strip(t)
+        origin = get_origin(t)
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            if part not in t.model_fields:
+                return None
+            t = t.model_fields[part].annotation
+        elif origin in (list, tuple, set, frozenset):
+            t = get_args(t)[0]
+        elif origin is dict:
+            t = get_args(t)[1]
+        else:
+            return None
+    t = _strip(t)
+    return list(t.model_fields) if isinstance(t, type) and issubclass(t, BaseModel) else None

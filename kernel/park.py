@@ -5,15 +5,39 @@ wire (gateway, bus, Modbus unit, device profile) is part of the same declaration
 file describes the park for every service.
 """
 
+import difflib
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 """Identifiers appear in MQTT topics and URLs, so they are restricted to a safe alphabet."""
+
+
+class Problem(NamedTuple):
+    """One thing wrong in a config: where (a pydantic location, list entries by index), the value, why."""
+
+    loc: tuple
+    value: Any
+    message: str
+
+
+class Problems(ValueError):
+    """Every problem a cross-reference validator found, raised together so that all are reported."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("; ".join(p.message for p in self.problems))
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """'; did you mean 'x'?' for the closest of `choices` (difflib), or ''."""
+    close = difflib.get_close_matches(value, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class Carrier(StrEnum):
@@ -82,6 +106,17 @@ class Meter(Frozen):
     profile: Ident = Field(description="device profile name, see kernel/profiles")
     poll_interval_s: float = Field(5.0, gt=0, le=3600)
 
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        from lingtan.kernel.profile import profile_names  # the profile module imports this one
+
+        known = profile_names()
+        if value not in known:
+            raise ValueError(f"no device profile of that name; shipped profiles: {', '.join(known)}"
+                             f"{did_you_mean(value, known)}")
+        return value
+
     @property
     def in_balance(self) -> bool:
         """Whether the meter measures a flow of the park energy balance: a boundary meter, on-site
@@ -108,22 +143,29 @@ class Park(Frozen):
 
     @model_validator(mode="after")
     def _references(self) -> "Park":
-        _unique("enterprises", [e.id for e in self.enterprises])
-        _unique("meters", [m.id for m in self.meters])
-        enterprises = {e.id for e in self.enterprises}
-        meters = {m.id for m in self.meters}
-        for m in self.meters:
+        problems = _unique("enterprises", [e.id for e in self.enterprises])
+        problems += _unique("meters", [m.id for m in self.meters])
+        enterprises = [e.id for e in self.enterprises]
+        meters = [m.id for m in self.meters]
+        for i, m in enumerate(self.meters):
+            at = ("meters", i)
             if m.enterprise is not None and m.enterprise not in enterprises:
-                raise ValueError(f"meter {m.id!r}: enterprise {m.enterprise!r} is not declared")
+                problems.append(Problem(at + ("enterprise",), m.enterprise, "enterprise not declared in this park; "
+                                        f"declared: {', '.join(enterprises) or 'none'}"
+                                        f"{did_you_mean(m.enterprise, enterprises)}"))
             if m.parent is not None and m.parent not in meters:
-                raise ValueError(f"meter {m.id!r}: parent {m.parent!r} is not declared")
+                problems.append(Problem(at + ("parent",), m.parent, "parent meter not declared in this park"
+                                        f"{did_you_mean(m.parent, meters)}"))
             if m.role is Role.ENTERPRISE and m.enterprise is None:
-                raise ValueError(f"meter {m.id!r}: role enterprise needs an enterprise")
+                problems.append(Problem(at + ("role",), m.role.value, "role enterprise needs an enterprise"))
             if m.role in (Role.GRID, Role.GREEN_DIRECT, Role.SUPPLY) and not m.boundary:
-                raise ValueError(f"meter {m.id!r}: role {m.role} sits on the boundary")
+                problems.append(Problem(at + ("boundary",), m.boundary, f"role {m.role} sits on the boundary: "
+                                        "set boundary: true"))
             electric = m.role not in (Role.SUPPLY, Role.ENTERPRISE, Role.LOAD)
             if electric and m.carrier is not Carrier.ELECTRICITY:
-                raise ValueError(f"meter {m.id!r}: role {m.role} needs carrier electricity")
+                problems.append(Problem(at + ("carrier",), m.carrier.value, f"role {m.role} needs carrier electricity"))
+        if problems:
+            raise Problems(problems)
         return self
 
     @property
@@ -139,9 +181,11 @@ class Park(Frozen):
         return self._meters_by_id[meter_id]
 
 
-def _unique(what: str, ids: list[str]) -> None:
+def _unique(what: str, ids: list[str]) -> list[Problem]:
     seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            raise ValueError(f"{what}: id {i!r} is declared twice")
-        seen.add(i)
+    out = []
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            out.append(Problem((what, i, "id"), ident, "id declared twice"))
+        seen.add(ident)
+    return out

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lingtan.kernel import dlt645
 from lingtan.kernel import registers as codec
 from lingtan.kernel.config import format_errors
+from lingtan.kernel.park import did_you_mean
 from lingtan.kernel.quantities import QUANTITIES
 
 MAX_REGISTERS_PER_REQUEST = 125  # Modbus application protocol v1.1b3, 6.3/6.4
@@ -284,17 +285,25 @@ def parse_profile(data: object, source: str) -> AnyProfile:
             return Dlt645Profile.model_validate(data)
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(format_errors(exc, source)) from exc
+        model = Dlt645Profile if isinstance(data, dict) and data.get("protocol") == "dlt645" else Profile
+        raise ProfileError(format_errors(exc, source, data, model)) from exc
+
+
+@cache
+def profile_names() -> tuple[str, ...]:
+    """Names of the shipped profiles (kernel/profiles/*.yaml)."""
+    return tuple(sorted(p.name.removesuffix(".yaml") for p in resources.files("lingtan.kernel.profiles").iterdir()
+                        if p.name.endswith(".yaml")))
 
 
 @cache
 def load(name: str) -> AnyProfile:
     """The shipped profile of that name (kernel/profiles/NAME.yaml)."""
     path = resources.files("lingtan.kernel.profiles") / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.name.removesuffix(".yaml") for p in resources.files("lingtan.kernel.profiles").iterdir()
-                       if p.name.endswith(".yaml"))
-        raise ProfileError(f"no device profile {name!r}; known profiles: {', '.join(known)}")
+    if name not in profile_names() or not path.is_file():
+        known = profile_names()
+        raise ProfileError(f"no device profile {name!r}; known profiles: {', '.join(known)}"
+                           f"{did_you_mean(name, known)}")
     return parse_profile(yaml.safe_load(path.read_text(encoding="utf-8")), f"kernel/profiles/{name}.yaml")
 
 

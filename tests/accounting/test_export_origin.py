@@ -70,7 +70,7 @@ def test_renewable_surplus_leaves_before_fossil_generation():
 
 def _meter(mid, role, boundary):
     return {"id": mid, "carrier": "electricity", "role": role, "boundary": boundary, "gateway": "gw",
-            "modbus": {"bus": "b", "unit": 1}, "profile": "p"}
+            "modbus": {"bus": "b", "unit": 1}, "profile": "generic_float32"}
 
 
 def test_fossil_generation_meter_role_books_its_export_as_fossil_generation():

@@ -9,7 +9,7 @@ from lingtan.kernel.park import Park
 
 def meter(mid, carrier, role, boundary, **extra):
     return {"id": mid, "carrier": carrier, "role": role, "boundary": boundary, "gateway": "gw",
-            "modbus": {"bus": "b", "unit": 1}, "profile": "p", **extra}
+            "modbus": {"bus": "b", "unit": 1}, "profile": "generic_float32", **extra}
 
 
 PARK = Park.model_validate({

@@ -25,11 +25,11 @@ def test_defaults_work_out_of_the_box_and_an_override_keeps_its_kinds_other_defa
     ({"rules": [{"rule": "meter_nodata"}]}, "alarms.rules[0].rule = 'meter_nodata'"),
     ({"rules": [{"rule": "power", "severity": "fatal"}]}, "alarms.rules[0].severity = 'fatal'"),
     ({"rules": [{"rule": "power", "for_s": -1}]}, "alarms.rules[0].for_s = -1"),
-    ({"parks": {"nowhere": []}}, "alarms.parks: park 'nowhere' is not declared"),
+    ({"parks": {"nowhere": []}}, "alarms.parks.nowhere = 'nowhere': park not declared"),
     ({"channels": [{"id": "c1", "kind": "wecom"}]}, "alarm channel 'c1': kind wecom needs exactly one of url"),
     ({"channels": [{"id": "c1", "kind": "email", "to": ["a@b"]}]}, "alarm channel 'c1': kind email needs sender"),
     ({"channels": [{"id": "c1", "kind": "webhook", "url": "http://x", "quiet_hours": "22-7"}]},
-     "alarms.channels[0].quiet_hours = '22-7'"),
+     "alarms.channels[c1].quiet_hours = '22-7'"),
 ])
 def test_bad_alarm_config_is_refused_naming_key_and_value(alarms, expected):
     with pytest.raises(ConfigError) as err:

@@ -25,7 +25,7 @@ def test_check_config_refuses_a_meter_whose_reading_could_never_be_sent():
     with pytest.raises(ConfigError) as err:
         config_of(data, "small-limit.yaml")
     text = str(err.value)
-    assert "small-limit.yaml" in text and "meter 'm1'" in text and "profile 'generic_float32'" in text
+    assert "small-limit.yaml" in text and "meters[m1].profile = 'generic_float32'" in text
     assert "ingest.max_payload_bytes = 1024" in text and "raise ingest.max_payload_bytes to at least 1088" in text
     # any publish_batch is accepted: the publisher splits by bytes (next test)
     data["ingest"] = {"max_payload_bytes": 1088}

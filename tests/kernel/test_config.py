@@ -38,34 +38,40 @@ def test_bad_carrier_names_key_and_value():
     data = demo()
     data["parks"][0]["meters"][0]["carrier"] = "electrcity"
     msg = _error(data)
-    assert "park.yaml" in msg and "parks[0].meters[0].carrier = 'electrcity'" in msg and "'electricity'" in msg
+    assert "park.yaml" in msg and "parks[demo-park].meters[grid-main].carrier = 'electrcity'" in msg
+    assert msg.endswith("; did you mean 'electricity'?")
 
 
 def test_unknown_key_is_rejected():
     data = demo()
     data["parks"][0]["meters"][1]["pol_interval_s"] = 5
-    assert "parks[0].meters[1].pol_interval_s = 5: Extra inputs are not permitted" in _error(data)
+    meter = data["parks"][0]["meters"][1]["id"]
+    assert (f"parks[demo-park].meters[{meter}].pol_interval_s = 5: unknown key; accepted keys: id, name, "
+            "carrier,") in _error(data)
+    assert _error(data).endswith("did you mean 'poll_interval_s'?")
 
 
 def test_reference_errors_name_the_id():
     data = demo()
     data["parks"][0]["meters"][3]["enterprise"] = "ent-z"
-    assert "meter 'ent-a-main': enterprise 'ent-z' is not declared" in _error(data)
+    assert ("parks[demo-park].meters[ent-a-main].enterprise = 'ent-z': enterprise not declared in this park; "
+            "declared: ") in _error(data)
     data = demo()
     data["parks"][0]["meters"][0]["gateway"] = "gw-x"
-    assert "meter 'grid-main': gateway 'gw-x' is not declared" in _error(data)
+    assert ("parks[demo-park].meters[grid-main].gateway = 'gw-x': gateway not declared; declared: gw-demo"
+            in _error(data))
     data = demo()
     data["parks"][0]["meters"][0]["modbus"]["bus"] = "nope"
-    assert "gateway 'gw-demo' has no bus 'nope'" in _error(data)
+    assert "parks[demo-park].meters[grid-main].modbus.bus = 'nope': gateway 'gw-demo' has no bus" in _error(data)
 
 
 def test_impossible_values():
     data = demo()
     data["parks"][0]["meters"][0]["modbus"]["unit"] = 300
-    assert "parks[0].meters[0].modbus.unit = 300" in _error(data)
+    assert "parks[demo-park].meters[grid-main].modbus.unit = 300" in _error(data)
     data = demo()
     data["parks"][0]["timezone"] = "Asia/Beijing"
-    assert "parks[0].timezone = 'Asia/Beijing': unknown time zone" in _error(data)
+    assert "parks[demo-park].timezone = 'Asia/Beijing': unknown time zone" in _error(data)
     data = demo()
     data["parks"][0]["meters"][1]["role"] = "grid"
     data["parks"][0]["meters"][1]["boundary"] = False
@@ -79,7 +85,7 @@ def test_cli_stops_with_a_clear_message(tmp_path):
     bad.write_text(yaml.safe_dump(data), encoding="utf-8")
     run = subprocess.run([sys.executable, "-m", "lingtan", "check-config", str(bad)], capture_output=True, text=True)
     assert run.returncode == 2
-    assert f"{bad}" in run.stderr and "gateways[0].buses[0].port = 70000" in run.stderr
+    assert f"{bad}" in run.stderr and "gateways[gw-demo].buses[rs485-1].port = 70000" in run.stderr
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("parks: [\n  - id: x\n", encoding="utf-8")
@@ -102,7 +108,7 @@ def test_park_file_reference_errors_name_the_park_file(tmp_path):
     (tmp_path / "platform.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "platform.yaml")
-    assert f"{tmp_path / 'park.yaml'}" in str(err.value) and "meters[0].role = 'gridd'" in str(err.value)
+    assert f"{tmp_path / 'park.yaml'}" in str(err.value) and "meters[grid-main].role = 'gridd'" in str(err.value)
 
 
 def test_every_command_and_option_is_documented_in_help():
