@@ -7,6 +7,7 @@ and the unit it is accounted in (`natural_gas_m3`, `diesel_t`).
 """
 
 import difflib
+import re
 from collections.abc import Collection
 from datetime import date
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from lingtan.accounting.factors import UNITS, FactorSet, Status, default_factors
 from lingtan.kernel.park import Frozen
 
+_IDENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # kernel.park.Ident
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
@@ -175,6 +177,36 @@ class FactorOverride(Frozen):
     status: Status = Status.ASSUMPTION
 
 
+class Output(Frozen):
+    """Physical output of an enterprise in the period, for energy and CO2 per unit of product."""
+
+    product: str = Field(min_length=1)
+    quantity: float = Field(gt=0, allow_inf_nan=False)
+    unit: str = Field(min_length=1, description="e.g. t, m2, pieces")
+
+
+class EnterpriseActivity(Frozen):
+    """One enterprise inside the park: its sub-metered energy, economy and own green power.
+
+    Energy flows are the enterprise's own sub-meters (entered, or filled from meters by
+    accounting/enterprises.py); what the park boundary sees beyond their sum is public use and
+    losses. Its own certificates and direct contracts are part of the park's (docs/accounting.md, 9).
+    """
+
+    name: str = ""
+    electricity_kwh: NonNeg = Field(0, description="electricity consumed, from its sub-meters")
+    fuels: dict[str, NonNeg] = Field({}, description="用作燃料 from its sub-meters, key <fuel>_<unit>")
+    heat: list[HeatFlow] = Field([], description="heat received from the park network, GJ")
+    green_direct_kwh: NonNeg = Field(0, description="its own direct green-power contract: part of the park's "
+                                                    "electricity.green_direct_kwh attributed to it")
+    certificates_mwh: NonNeg = Field(0, description="its own GECs / green-power trade: part of the park's "
+                                                    "certificates attributed to it")
+    value_added_wan_yuan: NonNeg | None = Field(None, description="industrial value added, 10,000 yuan")
+    output: list[Output] = []
+    key_energy_user: bool = Field(False, description="declared 重点用能单位")
+    completeness: float = Field(1.0, ge=0, le=1, description="measured share of its sub-meter intervals")
+
+
 class Activity(Frozen):
     park: str = Field(min_length=1)
     name: str = ""
@@ -205,6 +237,13 @@ class Activity(Frozen):
         "entered", description="where the energy flows come from: entered by hand, metered, or both")
     factors: dict[str, FactorOverride] = Field({}, description="factor values for this year, by key")
     switches: Switches = Switches()
+    enterprises: dict[str, EnterpriseActivity] = Field(
+        {}, description="enterprises inside the park by id (docs/activity-data.md, Enterprises)")
+    key_energy_user_threshold_tce: float = Field(
+        5000, gt=0, allow_inf_nan=False,
+        description="annual 综合能源消费量 from which an enterprise is flagged as a key energy user")
+    key_energy_user_basis: Literal["calorific", "equivalent"] = Field(
+        "calorific", description="electricity basis of that energy use: 当量值 (GB/T 2589 statistics) or 等价值")
 
     @model_validator(mode="after")
     def _dates(self) -> "Activity":
@@ -216,6 +255,9 @@ class Activity(Frozen):
             raise ValueError(f"period.start = {s.isoformat()}: must be a day of year {self.year}")
         if s is not None and t is not None and t < s:
             raise ValueError(f"period.through = {t.isoformat()}: before period.start = {s.isoformat()}")
+        for eid in self.enterprises:
+            if not _IDENT.match(eid):
+                raise ValueError(_bad_enterprise_id(eid))
         for i, c in enumerate(self.electricity.certificates):
             if c.vintage > self.year:
                 raise ValueError(f"electricity.certificates[{i}].vintage = {c.vintage}: certificates for power "
@@ -256,6 +298,11 @@ class Activity(Frozen):
     @property
     def full_year(self) -> bool:
         return self.year_to_date and (self.period.through is None or self.period.through == date(self.year, 12, 31))
+
+
+def _bad_enterprise_id(eid: object) -> str:
+    return (f"enterprises.{eid}: an enterprise id is 1-64 of a-z 0-9 _ - starting with a letter or digit, "
+            "as in the park model")
 
 
 def fuel_key(key: str, fuels: FactorSet | None = None) -> str:
@@ -384,6 +431,12 @@ def parse_activity(data: Any, source: str = "<activity>", factors: FactorSet | N
         "transformation.outputs": (data.get("transformation") or {}).get("outputs")
         if isinstance(data.get("transformation"), dict) else None,
     }
+    if isinstance(data.get("enterprises"), dict):
+        for eid, ent in data["enterprises"].items():
+            if (not isinstance(eid, str) or not _IDENT.match(eid)) and f"  {_bad_enterprise_id(eid)}" not in lines:
+                lines.append(f"  {_bad_enterprise_id(eid)}")
+            if isinstance(ent, dict):
+                sections[f"enterprises.{eid}.fuels"] = ent.get("fuels")
     for section, quantities in sections.items():
         if not isinstance(quantities, dict):
             continue

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from lingtan.accounting.account import Account, account
 from lingtan.accounting.activity import ActivityError, parse_activity
+from lingtan.accounting.enterprises import enterprise_account
 from lingtan.accounting.factors import FactorError, FactorSet, default_factors
 from lingtan.accounting.framework import Framework, FrameworkError
 from lingtan.accounting.indicators import MANDATORY, evaluate_framework, load_framework
@@ -60,6 +61,7 @@ def evaluate(data: dict, source: str, factors: FactorSet | None = None) -> dict[
         warnings = verdict_warnings(framework, acct, results, horizon=a.horizon, variant=a.variant,
                                     energy_tce=tier_energy)
         stated = interpretations(acct, framework)
+        firms = enterprise_account(acct) if a.enterprises else None
     except (FactorError, FrameworkError) as exc:
         raise ActivityError(f"{source}: {exc}") from None
     indicators = []
@@ -101,7 +103,27 @@ def evaluate(data: dict, source: str, factors: FactorSet | None = None) -> dict[
             "gap_to_target": gap_to_target(outlook),
         }),
         "factors": _factors_used(acct),
+        "enterprises": None if firms is None else enterprises_result(firms),
     }
+
+
+def enterprises_result(firms) -> dict[str, Any]:
+    """The enterprise account as JSON: by id, the unallocated remainder and the park totals."""
+    out = _jsonable(asdict(firms))
+    out["by_id"] = {}
+    for f, row in zip(firms.enterprises, out.pop("enterprises"), strict=True):
+        row["total_co2_t"] = f.total_co2_t
+        row["electricity"]["green_kwh"] = f.electricity.green_kwh
+        row["per_output"] = {o["product"]: o for o in row["per_output"]}
+        out["by_id"][f.id] = row
+    out["key_energy_users"] = [f.id for f in firms.enterprises if f.key_user.key_energy_user]
+    out["enterprises_total"] = {  # over enterprises only; + unallocated = the park figure
+        "electricity_kwh": sum(f.electricity_kwh for f in firms.enterprises),
+        "energy_tce": sum(f.energy_tce for f in firms.enterprises),
+        "energy_calorific_tce": sum(f.energy_calorific_tce for f in firms.enterprises),
+        "co2_t": sum(f.total_co2_t for f in firms.enterprises),
+    }
+    return out
 
 
 def _reported_ids(framework: Framework) -> set[str]:
