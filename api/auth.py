@@ -5,7 +5,8 @@ SHA-256 is compared in constant time. 256 random bits make a plain SHA-256 the r
 (nothing to brute-force; a slow hash would only cost CPU per request). User passwords are low
 entropy, so they are kept as Argon2id hashes (argon2-cffi). A dashboard login gives a random
 session token in an HttpOnly, SameSite=Strict cookie; only its SHA-256 is stored.
-Secrets are shown once, when created, and never logged.
+Secrets are shown once, when created, and never logged. A key or user may be bound to
+enterprises of its one park (`enterprises`; lingtan.api.deps enforces what such a credential sees).
 
 `Principals` keeps the principals of recently checked credentials for at most PRINCIPAL_TTL_S
 (2 s, the open streams' re-check) so that a busy dashboard or city poller costs no key lookup
@@ -53,6 +54,7 @@ class Principal:
     name: str  # key id, username, or "demo"
     parks: frozenset[str] | None  # None: every park
     scopes: frozenset[Scope]
+    enterprises: frozenset[str] | None = None  # None: the whole park; else only these enterprises of it
 
     def can(self, scope: Scope) -> bool:
         return Scope.ADMIN in self.scopes or scope in self.scopes or (
@@ -60,6 +62,9 @@ class Principal:
 
     def sees(self, park_id: str) -> bool:
         return self.parks is None or park_id in self.parks
+
+    def sees_enterprise(self, park_id: str, enterprise_id: str) -> bool:
+        return self.sees(park_id) and (self.enterprises is None or enterprise_id in self.enterprises)
 
     @property
     def actor(self) -> str:
@@ -82,22 +87,39 @@ def _scopes_of(text: str) -> frozenset[Scope]:
     return frozenset(Scope(s) for s in text.split(",") if s)
 
 
+def _enterprises_of(text: str | None) -> frozenset[str] | None:
+    return None if text is None else frozenset(e for e in text.split(",") if e)
+
+
+def _enterprises_text(parks: list[str] | None, enterprises: list[str] | None) -> str | None:
+    """Stored form of an enterprise binding; an enterprise credential has exactly one park."""
+    if enterprises is None:
+        return None
+    if not enterprises:
+        raise AuthError("--enterprise E: give at least one enterprise, or none for a park-level credential")
+    if parks is None or len(set(parks)) != 1:
+        raise AuthError(f"--enterprise {enterprises[0]}: an enterprise credential needs exactly one --park "
+                        f"(the park of its enterprises), not {'--all-parks' if parks is None else sorted(set(parks))}")
+    return ",".join(sorted(set(enterprises)))
+
+
 def sha256_hex(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 # -- API keys ----------------------------------------------------------------------------
 def create_key(session: Session, *, parks: list[str] | None, scopes: list[Scope], name: str,
-               now: datetime) -> tuple[ApiKey, str]:
+               now: datetime, enterprises: list[str] | None = None) -> tuple[ApiKey, str]:
     """A new key row and the key itself (shown once; only its hash is stored)."""
     if not scopes:
         raise AuthError("a key needs at least one scope: read, write or admin")
     if parks is not None and not parks:
         raise AuthError("a key needs --park P (repeatable) or --all-parks")
+    bound = _enterprises_text(parks, enterprises)
     key_id = secrets.token_hex(4)
     key = f"{_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     row = ApiKey(id=key_id, key_sha256=sha256_hex(key), name=name, parks=_parks_text(parks),
-                 scopes=",".join(sorted({Scope(s).value for s in scopes})), created_at=now)
+                 scopes=",".join(sorted({Scope(s).value for s in scopes})), enterprises=bound, created_at=now)
     session.add(row)
     return row, key
 
@@ -112,7 +134,7 @@ def key_principal(session: Session, key: str) -> Principal | None:
         return None
     if not hmac.compare_digest(row.key_sha256, sha256_hex(key)):
         return None
-    return Principal("key", row.id, _parks_of(row.parks), _scopes_of(row.scopes))
+    return Principal("key", row.id, _parks_of(row.parks), _scopes_of(row.scopes), _enterprises_of(row.enterprises))
 
 
 def revoke_key(session: Session, key_id: str, now: datetime) -> ApiKey:
@@ -126,13 +148,15 @@ def revoke_key(session: Session, key_id: str, now: datetime) -> ApiKey:
 
 # -- users and sessions -------------------------------------------------------------------
 def create_user(session: Session, *, username: str, password: str, parks: list[str] | None,
-                scopes: list[Scope], now: datetime) -> User:
+                scopes: list[Scope], now: datetime, enterprises: list[str] | None = None) -> User:
     if len(password) < 10:
         raise AuthError("password: at least 10 characters")
+    bound = _enterprises_text(parks, enterprises)
     if session.get(User, username) is not None:
         raise AuthError(f"user {username!r} exists")
     user = User(username=username, password_hash=_hasher.hash(password), parks=_parks_text(parks),
-                scopes=",".join(sorted({Scope(s).value for s in scopes})), created_at=now, disabled=False)
+                scopes=",".join(sorted({Scope(s).value for s in scopes})), enterprises=bound, created_at=now,
+                disabled=False)
     session.add(user)
     return user
 
@@ -159,7 +183,8 @@ def session_principal(session: Session, token: str, now: datetime) -> Principal 
     user = session.get(User, row.username)
     if user is None or user.disabled:
         return None
-    return Principal("user", user.username, _parks_of(user.parks), _scopes_of(user.scopes))
+    return Principal("user", user.username, _parks_of(user.parks), _scopes_of(user.scopes),
+                     _enterprises_of(user.enterprises))
 
 
 def logout(session: Session, token: str) -> None:

@@ -3,6 +3,11 @@
 Every park route takes `ReadPark` or `WritePark`: the caller is authenticated (401), holds the
 scope (403) and may see the park (404 otherwise, the same answer as for a park that does not
 exist, so a key learns nothing about parks that are not its own).
+
+An enterprise credential (bound to enterprises of its one park, docs/api.md) may use only the
+routes of its enterprises, those with an `{enterprise_id}` in their path, and the session:
+every other route answers 404, a park route exactly as for a park that does not exist, and
+another enterprise exactly as an enterprise that does not exist.
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -100,11 +105,18 @@ def still_allowed(ctx: Context, request: Request, park_id: str, scope: Scope = S
             principal = session_principal(session, cookie, ctx.clock())
         else:
             principal = DEMO if ctx.config.api.demo_open else None
-    return principal is not None and principal.can(scope) and principal.sees(park_id)
+    return (principal is not None and principal.can(scope) and principal.sees(park_id)
+            and principal.enterprises is None)  # the routes that re-check (the stream) are park-wide
 
 
-def _require(scope: Scope) -> Callable[[Principal], Principal]:
-    def dependency(principal: PrincipalDep) -> Principal:
+def _require(scope: Scope) -> Callable[..., Principal]:
+    def dependency(principal: PrincipalDep, request: Request) -> Principal:
+        if principal.enterprises is not None and "enterprise_id" not in request.path_params:
+            park_id = request.path_params.get("park_id")
+            if park_id is not None:
+                raise HTTPException(404, f"park_id = {park_id!r}: no such park")
+            raise HTTPException(404, "an enterprise credential may use only its enterprises' routes "
+                                "(/api/v1/parks/{park_id}/enterprises/{enterprise_id}...) and /api/v1/session")
         if not principal.can(scope):
             raise HTTPException(403, f"this credential lacks scope {scope.value!r} "
                                 f"(it has {sorted(s.value for s in principal.scopes)})")
@@ -119,19 +131,27 @@ Admin = Annotated[Principal, Depends(_require(Scope.ADMIN))]
 ParkId = Annotated[str, Path(description="park id", max_length=64)]
 
 
-def _park(ctx: Context, principal: Principal, park_id: str) -> Park:
+def _park(ctx: Context, principal: Principal, park_id: str, request: Request) -> Park:
     park = ctx.parks.get(park_id)
     if park is None or not principal.sees(park_id):
         raise HTTPException(404, f"park_id = {park_id!r}: no such park")
+    enterprise_id = request.path_params.get("enterprise_id")
+    if enterprise_id is not None and not principal.sees_enterprise(park_id, enterprise_id):
+        raise HTTPException(404, no_enterprise(park, enterprise_id))
     return park
 
 
-def read_park(ctx: CtxDep, principal: Reader, park_id: ParkId) -> Park:
-    return _park(ctx, principal, park_id)
+def no_enterprise(park: Park, enterprise_id: str) -> str:
+    """The 404 detail for an enterprise that does not exist, or that the credential may not see."""
+    return f"enterprise_id = {enterprise_id!r}: no enterprise of park {park.id!r}"
 
 
-def write_park(ctx: CtxDep, principal: Writer, park_id: ParkId) -> Park:
-    return _park(ctx, principal, park_id)
+def read_park(ctx: CtxDep, principal: Reader, park_id: ParkId, request: Request) -> Park:
+    return _park(ctx, principal, park_id, request)
+
+
+def write_park(ctx: CtxDep, principal: Writer, park_id: ParkId, request: Request) -> Park:
+    return _park(ctx, principal, park_id, request)
 
 
 ReadPark = Annotated[Park, Depends(read_park)]

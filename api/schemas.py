@@ -1,6 +1,7 @@
 """Public request and response schemas of the REST API, separate from the storage models."""
 
 from datetime import UTC, date, datetime
+from http import HTTPStatus
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
@@ -24,10 +25,35 @@ class Health(Out):
     time: datetime
 
 
-class Problem(BaseModel):
-    """Every error: what was wrong, where, and what is accepted."""
+class FieldError(BaseModel):
+    """One invalid parameter or body field of a 422."""
 
-    detail: Any = Field(description="a sentence naming the parameter and value (422: a list of errors)")
+    name: str = Field(description="where and which: `query.step`, `path.park_id`, `body.economy.x`")
+    value: Any = Field(None, description="the value sent (left out when absent, structured or secret)")
+    reason: str = Field(description="what is wrong and what is accepted")
+
+
+PROBLEM_MEDIA = "application/problem+json"
+
+
+def problem_body(status: int, detail: str, instance: str, **extra: Any) -> dict:
+    """RFC 9457 problem details; `type` is about:blank, so `title` is the status phrase."""
+    return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail,
+            "instance": instance, **extra}
+
+
+class Problem(BaseModel):
+    """Every error, as RFC 9457 problem details (`application/problem+json`): what was wrong, where,
+    and what is accepted."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field("about:blank", description="a URI naming the kind of problem; `about:blank`: the status says it")
+    title: str = Field(description="the HTTP status phrase, e.g. `Not Found`")
+    status: int = Field(description="the HTTP status code")
+    detail: str = Field(description="a sentence naming the parameter and value at fault and what is accepted")
+    instance: str = Field(description="the path of the request")
+    errors: list[FieldError] | None = Field(None, description="422 of invalid parameters: one entry per field")
 
 
 # -- parks, enterprises, meters ----------------------------------------------------------
@@ -154,7 +180,8 @@ class SeriesPoint(Out):
     start: datetime
     end: datetime
     label: str = Field(description="the bucket's start in park-local time")
-    values: dict[str, float]
+    values: dict[str, float | None] = Field(
+        description="energy and emissions of the bucket; null for a bucket with no measured data (e.g. the future)")
     completeness: float = Field(description="measured share of the bucket, 0..1, mean over the meters in scope")
 
 
@@ -252,6 +279,9 @@ class ActivityIn(BaseModel):
     factors: dict[str, dict[str, Any]] = {}
     switches: dict[str, Any] = Field({}, description="interpretation switches: feedstock_in_energy "
                                      "(docs/accounting.md, Interpretations)")
+    enterprises: dict[str, dict[str, Any]] = Field({}, description="per enterprise id: value_added_wan_yuan, "
+                                                   "output, certificates_mwh, green_direct_kwh, key_energy_user "
+                                                   "(docs/activity-data.md, Enterprises); metered flows win")
 
 
 class ActivityOut(Out):

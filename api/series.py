@@ -140,29 +140,29 @@ def series(session: Session, park: Park, scope: str, ident: str, step: str, firs
 
     coverage_meters = ids if scope != "park" else [
         m.id for m in meters if m.in_balance]
-    points, units = [], {}
+    points: list[schemas.SeriesPoint] = []
+    units = dict(PARK_UNITS) if scope == "park" else {  # every counter the meters' carriers have
+        name: QUANTITIES[name].unit for m in meters for name in _counters(m)}
     for i, b in enumerate(bs):
         slots = (b.end - b.start) / QUARTER
         comp = (sum(min(1.0, covered[i].get(m, 0.0) / slots) for m in coverage_meters) / len(coverage_meters)
                 if coverage_meters else 0.0)
-        if scope == "park":
+        values: dict[str, float | None]
+        if not totals[i]:  # nothing measured (a future bucket, a gap): null, never a measured-looking 0
+            values = dict.fromkeys(units)
+        elif scope == "park":
             year = b.start.astimezone(park.zone).year
             if year not in factors:
                 factors[year] = carbon.entered_factors(session, park, year)
             values = park_values(park, totals[i], year, factors[year])
-            units = PARK_UNITS
         else:
-            values: dict[str, float] = {}
+            values = {}
             for q in totals[i].values():
                 for name, v in q.items():
-                    values[name] = values.get(name, 0.0) + v
+                    values[name] = (values.get(name) or 0.0) + v
             units.update({name: QUANTITIES[name].unit for name in values if name in QUANTITIES})
         points.append(schemas.SeriesPoint(start=b.start, end=b.end, label=b.label, values=values,
                                           completeness=round(comp, 6)))
-    if scope != "park":
-        for m in meters:  # every counter the meter's carrier has, even in an empty range
-            for name in _counters(m):
-                units.setdefault(name, QUANTITIES[name].unit)
     return schemas.SeriesOut(park=park.id, scope=scope, id=ident, step=step, timezone=park.timezone, first=first,
                              last=last, units=units, points=points)
 

@@ -32,6 +32,22 @@ def _parks(config: Config, args) -> list[str] | None:
     return args.park
 
 
+def _enterprises(config: Config, args, parks: list[str] | None) -> list[str] | None:
+    """The enterprises an enterprise credential is bound to (None: a park-level credential)."""
+    if not args.enterprise:
+        return None
+    if parks is None or len(set(parks)) != 1:
+        raise ConfigError(f"--enterprise {args.enterprise[0]!r}: an enterprise credential needs exactly one "
+                          f"--park (the park of its enterprises), not "
+                          f"{'--all-parks' if parks is None else sorted(set(parks))}")
+    park = next(p for p in config.parks if p.id == parks[0])
+    known = [e.id for e in park.enterprises]
+    for e in args.enterprise:
+        if e not in known:
+            raise ConfigError(f"--enterprise {e!r}: not an enterprise of park {park.id!r}; its enterprises are {known}")
+    return args.enterprise
+
+
 def _store(config_loader, args):
     """The config and a session factory on its existing platform database. These commands never
     create a database: a key written into a new, empty one would be a key nothing accepts."""
@@ -68,21 +84,26 @@ def _store(config_loader, args):
 def cmd_keys_create(args, config_loader) -> None:
     from lingtan.api import auth
     config, make = _store(config_loader, args)
+    parks = _parks(config, args)
+    enterprises = _enterprises(config, args, parks)
     with make.begin() as s:
-        row, key = auth.create_key(s, parks=_parks(config, args), scopes=[Scope(x) for x in args.scope],
-                                   name=args.name or "", now=datetime.now(UTC))
+        row, key = auth.create_key(s, parks=parks, scopes=[Scope(x) for x in args.scope],
+                                   name=args.name or "", now=datetime.now(UTC), enterprises=enterprises)
     print(key)
-    print(f"key id {row.id}: parks {row.parks}, scopes {row.scopes}. Shown once: store it now.", file=sys.stderr)
+    bound = f", enterprises {row.enterprises}" if row.enterprises else ""
+    print(f"key id {row.id}: parks {row.parks}{bound}, scopes {row.scopes}. Shown once: store it now.",
+          file=sys.stderr)
 
 
 def cmd_keys_list(args, config_loader) -> None:
     from lingtan.api import auth
     _, make = _store(config_loader, args)
     with make() as s:
-        print(f"{'id':<10}{'scopes':<18}{'parks':<30}{'created (UTC)':<22}{'revoked':<22}name")
+        print(f"{'id':<10}{'scopes':<18}{'parks':<30}{'enterprises':<24}{'created (UTC)':<22}{'revoked':<22}name")
         for k in auth.list_keys(s):
             revoked = k.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if k.revoked_at else "-"
-            print(f"{k.id:<10}{k.scopes:<18}{k.parks:<30}{k.created_at:%Y-%m-%d %H:%M:%S}   {revoked:<22}{k.name}")
+            print(f"{k.id:<10}{k.scopes:<18}{k.parks:<30}{k.enterprises or '*':<24}"
+                  f"{k.created_at:%Y-%m-%d %H:%M:%S}   {revoked:<22}{k.name}")
 
 
 def cmd_keys_revoke(args, config_loader) -> None:
@@ -112,10 +133,11 @@ def cmd_users_create(args, config_loader) -> None:
     from lingtan.api import auth
     config, make = _store(config_loader, args)
     parks = _parks(config, args)
+    enterprises = _enterprises(config, args, parks)
     try:
         with make.begin() as s:
             auth.create_user(s, username=args.username, password=_password(args), parks=parks,
-                             scopes=[Scope(x) for x in args.scope], now=datetime.now(UTC))
+                             scopes=[Scope(x) for x in args.scope], now=datetime.now(UTC), enterprises=enterprises)
     except auth.AuthError as exc:
         raise ConfigError(str(exc)) from None
     print(f"user {args.username} created", file=sys.stderr)
@@ -148,6 +170,9 @@ def add_credential_parsers(sub, config_loader) -> None:
     def park_args(p, what):
         p.add_argument("--park", action="append", metavar="P", help=f"a park the {what} may see (repeatable)")
         p.add_argument("--all-parks", action="store_true", help=f"the {what} may see every park (city platform)")
+        p.add_argument("--enterprise", action="append", metavar="E",
+                       help=f"bind the {what} to this enterprise of its one --park (repeatable): it then sees only "
+                            "its enterprises' routes and the session")
         p.add_argument("--scope", action="append", choices=scopes, required=True,
                        help="read, write (activity data; implies read) or admin (everything); repeatable")
 

@@ -188,6 +188,8 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     parks: Mapped[str] = mapped_column(Text)  # comma-separated park ids, or "*" for every park
     scopes: Mapped[str] = mapped_column(String(100))  # comma-separated: read, write, admin
+    # comma-separated enterprise ids of its one park; null: not bound to enterprises (docs/api.md)
+    enterprises: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -200,6 +202,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     parks: Mapped[str] = mapped_column(Text)
     scopes: Mapped[str] = mapped_column(String(100))
+    enterprises: Mapped[str | None] = mapped_column(Text, nullable=True)  # as ApiKey.enterprises
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 

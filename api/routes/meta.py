@@ -3,11 +3,12 @@
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, HTTPException, Request, Response
+from fastapi import APIRouter, Cookie, Depends, HTTPException, Request, Response
 from sqlalchemy import select
 
 from lingtan.api import auth, schemas
 from lingtan.api.deps import CtxDep, PrincipalDep, SessionDep
+from lingtan.api.limits import per_key
 from lingtan.api.routes import AUTH_ERRORS, BAD_BODY, NOT_MODIFIED
 
 router = APIRouter()
@@ -20,7 +21,13 @@ def health(ctx: CtxDep, session: SessionDep) -> schemas.Health:
     return schemas.Health(status="ok", time=ctx.clock())
 
 
-@router.get("/session", response_model=schemas.SessionOut, tags=["session"], responses={**AUTH_ERRORS, **NOT_MODIFIED})
+_RETRY = {"Retry-After": {"required": True, "schema": {"type": "integer"}, "description": "seconds to wait"}}
+
+
+@router.get("/session", response_model=schemas.SessionOut, tags=["session"], dependencies=[Depends(per_key)],
+            responses={**AUTH_ERRORS, **NOT_MODIFIED, 429: {
+                "description": "this key's or user's requests per minute are used up; see Retry-After",
+                "headers": _RETRY}})
 def whoami(principal: PrincipalDep) -> schemas.SessionOut:
     """The caller: key, user or demo mode, with its parks and scopes."""
     return schemas.SessionOut(kind=principal.kind, name=principal.name,
@@ -30,7 +37,8 @@ def whoami(principal: PrincipalDep) -> schemas.SessionOut:
 
 @router.post("/session", response_model=schemas.SessionOut, tags=["session"], responses={
     401: AUTH_ERRORS[401] | {"description": "wrong username or password"}, 422: AUTH_ERRORS[422],
-    429: {"description": "too many failed logins for this username or from this address; see Retry-After"},
+    429: {"description": "too many failed logins for this username or from this address; see Retry-After",
+          "headers": _RETRY},
     **BAD_BODY})
 async def log_in(body: schemas.LoginIn, request: Request, response: Response, ctx: CtxDep) -> schemas.SessionOut:
     """Exchange a dashboard user's password for a session cookie (HttpOnly, SameSite=Strict; Secure

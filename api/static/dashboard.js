@@ -181,7 +181,8 @@ async function loadCurve() {
   if (!park) return;
   const s = await api(`/api/v1/parks/${park}/series?scope=park&step=15min`);
   const xs = s.points.map((p) => Date.parse(p.start) / 1000);
-  const kw = (key) => s.points.map((p) => p.completeness > 0 ? (p.values[key] || 0) * 4 : null); // kWh per 15 min -> kW
+  // kWh per 15 min -> kW; an unmeasured bucket (value null, e.g. the future) is a gap, never 0
+  const kw = (key) => s.points.map((p) => p.completeness > 0 && typeof p.values[key] === "number" ? p.values[key] * 4 : null);
   const data = [xs, kw("electricity_kwh"), kw("pv_kwh")];
   const el = $("curve");
   if (curve) { curve.setData(data); return; }

@@ -56,7 +56,7 @@ def test_series_roll_up_in_park_local_time(platform):
     day = c.get(base, params={"step": "day", "first": "2026-06-14", "last": "2026-06-15"}).json()["points"]
     assert [p["label"] for p in day] == ["2026-06-14", "2026-06-15"]
     assert day[0]["values"]["grid_import_kwh"] == pytest.approx(9600)
-    assert day[1]["values"]["co2_t"] == pytest.approx(sum(p["values"]["co2_t"] for p in hours["points"]))
+    assert day[1]["values"]["co2_t"] == pytest.approx(sum(p["values"]["co2_t"] or 0 for p in hours["points"]))
     month = c.get(base, params={"step": "month", "first": "2026-06-01", "last": "2026-06-30"}).json()["points"]
     assert month[0]["values"]["grid_import_kwh"] == pytest.approx(100 * (96 + QUARTERS_TODAY))
     meter = c.get(base, params={"scope": "meter", "id": "bess", "step": "15min"}).json()

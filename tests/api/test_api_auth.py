@@ -11,7 +11,7 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from lingtan.api.auth import PRINCIPAL_TTL_S, SESSION_COOKIE, Scope, create_user
+from lingtan.api.auth import PRINCIPAL_TTL_S, SESSION_COOKIE, Scope, create_key, create_user
 from lingtan.store.db import make_engine, sessions
 from lingtan.store.models import Alarm, ApiKey, DeadLetter, User, WebSession
 from tests.support import wait_for
@@ -222,3 +222,50 @@ def test_cli_creates_lists_and_revokes_keys_and_users(tmp_path, capsys, scope, m
                  "--password-env", "LT_PW"]) == 0
     err = capsys.readouterr().err
     assert "a long enough password" not in err
+
+
+def _enterprise_clients(p, enterprise: str = "ent-a"):
+    """A key and a logged-in user bound to one enterprise of PARK, with every scope."""
+    with sessions(p.engine).begin() as s:
+        _, key = create_key(s, parks=[PARK], scopes=list(Scope), name="tenant", now=NOW, enterprises=[enterprise])
+        create_user(s, username="tenant", password="tenant password 1", parks=[PARK], scopes=list(Scope), now=NOW,
+                    enterprises=[enterprise])
+    by_key = p.client()
+    by_key.headers["Authorization"] = f"Bearer {key}"
+    by_user = p.client()
+    assert by_user.post("/api/v1/session", json={"username": "tenant", "password": "tenant password 1"}).status_code \
+        == 200
+    return {"key": by_key, "user": by_user}
+
+
+def test_an_enterprise_credential_sees_only_its_enterprise_on_every_route(platform):
+    p = platform
+    raised_alarms(p.engine)
+    checked = 0
+    for kind, client in _enterprise_clients(p).items():
+        for method, path in api_routes(p.app):
+            if (method, path) in PUBLIC:
+                continue
+            r = call(client, method, url(path, PARK))
+            if (method, path) == ("GET", "/api/v1/session"):  # who am I: allowed
+                assert r.status_code == 200 and r.json()["parks"] == [PARK], (kind, r.text)
+            elif "{enterprise_id}" in path:
+                assert r.status_code < 400, (kind, method, path, r.status_code, r.text)  # its own enterprise
+                other = call(client, method, url(path, PARK).replace("/ent-a", "/ent-b"))
+                missing = call(client, method, url(path, PARK).replace("/ent-a", "/no-such-enterprise"))
+                assert other.status_code == missing.status_code == 404, (kind, method, path, other.text)
+                assert other.json()["detail"] == missing.json()["detail"].replace("no-such-enterprise", "ent-b")
+                foreign = call(client, method, url(path, OTHER))  # the same enterprise id in another park
+                assert foreign.status_code == 404 and "no such park" in foreign.json()["detail"], (kind, path)
+                checked += 1
+            elif "{park_id}" in path:  # park-wide: exactly as for a park that does not exist
+                missing = call(client, method, url(path, "no-such-park"))
+                assert r.status_code == missing.status_code == 404, (kind, method, path, r.status_code, r.text)
+                assert r.json()["detail"] == missing.json()["detail"].replace("no-such-park", PARK)
+            else:  # outside the parks (park list, frameworks, dead letters)
+                assert r.status_code == 404, (kind, method, path, r.status_code, r.text)
+                assert "enterprise credential" in r.json()["detail"]
+                assert PARK not in r.text
+    assert checked >= 4  # the enterprise and its figures, by key and by user
+    # a park-level key still sees every enterprise of its park
+    assert p.client("read").get(f"/api/v1/parks/{PARK}/enterprises/ent-b/figures").status_code == 200

@@ -54,3 +54,18 @@ def test_failed_logins_are_throttled_per_username_and_per_address(platform):
     assert r.status_code == 429 and "Retry-After" in r.headers
     # a keyed request is not throttled
     assert platform.client("read").get(f"/api/v1/parks/{PARK}").status_code == 200
+
+
+def test_hostile_values_in_errors_are_cut_short_and_stay_in_the_body(platform):
+    c = platform.client("read")
+    r = c.get(f"/api/v1/parks/{PARK}/series", params={"step": "x\r\nX-Injected: 1" + "y" * 5000})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    error = r.json()["errors"][0]
+    assert error["name"] == "query.step" and len(error["value"]) == 200 and error["value"].startswith("x\r\nX-Injected")
+    assert "X-Injected" not in r.headers and len(r.content) < 2000
+
+
+@pytest.mark.parametrize("header", ["zh;q=abc;;;", "*;q=0", "," * 10_000, "zh-TW;q=1.0.0, en;q=x", "en-US;q=0.9;x=1"])
+def test_any_accept_language_gives_an_export(platform, header):
+    r = platform.client("read").get(EXPORT, params={"format": "xlsx"}, headers={"Accept-Language": header})
+    assert r.status_code == 200 and r.content[:2] == b"PK"  # an XLSX (zip) in either language
