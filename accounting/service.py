@@ -280,6 +280,7 @@ class Rollup:
         self._partitions_checked: date | None = None if keep_partitions else date.max
         self.stop = threading.Event()
         self.last_pass = PassStats()
+        self._failing_parks: set[str] = set()  # parks whose last pass failed (logged once)
 
     # -- reading back ------------------------------------------------------------------------
     def _read(self, park: Park, items: list[tuple[Meter, list[tuple[int, int]]]], stats: PassStats) -> list[_Work]:
@@ -449,6 +450,8 @@ class Rollup:
         for row in dirty:
             by_park[row.park][row.meter].append(row)
         done = 0
+        unavailable: list[SinkUnavailable] = []
+        failed: list[str] = []
         for park_id in sorted(by_park):
             items = []
             for meter_id, marks in sorted(by_park[park_id].items()):
@@ -470,8 +473,23 @@ class Rollup:
                 items.append((meter, spans, [(m.day, m.token) for m in marks]))
                 done += len(marks)
             if items:
-                self.recompute_park(self.config.park(park_id), items, stats)
+                try:
+                    self.recompute_park(self.config.park(park_id), items, stats)
+                except SinkUnavailable as exc:  # the store is down: every park would fail alike
+                    unavailable.append(exc)
+                    continue
+                except Exception as exc:  # one park's trouble must not hold back the parks after it
+                    failed.append(park_id)
+                    if park_id not in self._failing_parks:
+                        log.exception("accounting of park %s failed; its dirty days stay and are retried: %s",
+                                      park_id, exc)
+                    continue
                 stats.meters += len(items)
+        for park_id in set(self._failing_parks) - set(failed):
+            log.info("accounting of park %s works again", park_id)
+        self._failing_parks = set(failed)
+        if unavailable and len(unavailable) + len(failed) == sum(1 for p in by_park if by_park[p]):
+            raise unavailable[0]  # nothing got through: the run loop waits for the store
         for park in self.config.parks:
             self.finalise(park, stats)
         self._partitions_ahead()

@@ -43,10 +43,17 @@ def check_secrets(channels: list[AlarmChannel]) -> None:
 
 
 def send(channel: AlarmChannel, notice: Notice) -> None:
+    """Send one notice; any failure is ChannelFailed with a message safe to log. An unexpected
+    exception (httpx's InvalidURL, smtplib's UnicodeEncodeError on a non-ASCII password) is named
+    by its type only: its text can hold the URL's key or a character of the password."""
     try:
         SENDERS[channel.kind](channel, notice)
+    except ChannelFailed:
+        raise
     except ConfigError as exc:
         raise ChannelFailed(str(exc)) from exc
+    except Exception as exc:
+        raise ChannelFailed(f"{type(exc).__name__} (unexpected)") from None
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:

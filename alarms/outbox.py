@@ -113,7 +113,12 @@ class Dispatcher:
                    for cid, items in by_channel.items()}
         counts = {"sent": 0, "failed": 0}
         for cid, future in futures.items():
-            outcomes = future.result()
+            try:
+                outcomes = future.result()
+            except Exception as exc:  # never: send() makes every failure ChannelFailed; but one channel's
+                # surprise must not leave the other channels' sent rows pending (they would go out again)
+                log.error("alarm channel %s: sending failed unexpectedly: %s", cid, type(exc).__name__)
+                outcomes = [type(exc).__name__]
             # items after a channel's first failure were not tried this pass: they wait for the next one
             for (rows, _), error in zip(by_channel[cid], outcomes, strict=False):
                 for row in rows:

@@ -73,6 +73,8 @@ class AlarmService:
             return self.dispatcher.dispatch(session, self.clock())
 
     def run_once(self) -> list:
+        if self.listener is not None:
+            self.listener.flush()  # statuses the database refused when they came
         events = self.evaluate()
         self.dispatch()
         return events

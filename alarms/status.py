@@ -32,6 +32,9 @@ class StatusListener:
         self.known = {(g.park, g.id) for g in config.gateways}
         self.connected = threading.Event()
         self.received = 0
+        self._pending: dict[tuple[str, str], dict] = {}  # newest status per gateway not yet stored
+        self._lock = threading.Lock()
+        self._failing = False
         a = config.alarms
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=a.client_id,
                                   protocol=mqtt.MQTTv5 if config.mqtt.protocol == "5" else mqtt.MQTTv311)
@@ -55,6 +58,7 @@ class StatusListener:
         self.client.on_connect = on_connect
         self.client.on_disconnect = on_disconnect
         self.client.on_message = self._on_message
+        self.client.suppress_exceptions = True  # a callback's surprise must not end paho's network thread
 
     def start(self) -> None:
         self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive_s)
@@ -77,7 +81,34 @@ class StatusListener:
         row = {"park": data["park"], "gateway": data["gateway"], "state": data["state"],
                "ts": contract.parse_utc(data["ts"]), "spooled": data.get("spooled"), "dropped": data.get("dropped"),
                "spool_error": data.get("spool_error"), "received_at": self.clock()}
-        with self.sessions() as session:
-            upsert(session, GatewayStatus, [row], ["state", "ts", "spooled", "dropped", "spool_error", "received_at"])
-            session.commit()
+        with self._lock:
+            self._pending[(row["park"], row["gateway"])] = row
         self.received += 1
+        self.flush()
+
+    def flush(self) -> None:
+        """Store the statuses received and not yet stored. A database that refuses (locked, restarting)
+        keeps them here, newest per gateway, for the next message or the service's next pass (which
+        calls this): a last will that arrives during a database outage is not lost."""
+        with self._lock:
+            rows = sorted(self._pending.values(), key=lambda r: (r["park"], r["gateway"]))
+        if not rows:
+            return
+        try:
+            with self.sessions() as session:
+                upsert(session, GatewayStatus, rows,
+                       ["state", "ts", "spooled", "dropped", "spool_error", "received_at"])
+                session.commit()
+        except Exception as exc:
+            if not self._failing:
+                log.warning("gateway statuses not stored (%s: %s); kept and retried", type(exc).__name__,
+                            str(exc).splitlines()[0][:200])
+                self._failing = True
+            return
+        if self._failing:
+            log.info("gateway statuses stored again")
+            self._failing = False
+        with self._lock:
+            for r in rows:
+                if self._pending.get((r["park"], r["gateway"])) is r:
+                    del self._pending[(r["park"], r["gateway"])]

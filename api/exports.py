@@ -74,7 +74,8 @@ def table_response(columns: Sequence[Column], rows: list[Sequence[Any]], fmt: Fo
         body = ("\ufeff" + buf.getvalue()).encode("utf-8")
     else:
         body = _xlsx(columns, header, rows, sheet, zone or ZoneInfo("UTC"))
-    return Response(body, media_type=MEDIA[fmt], headers={"Content-Disposition": disposition(f"{filename}.{fmt}")})
+    return Response(body, media_type=MEDIA[fmt], headers={"Content-Disposition": disposition(f"{filename}.{fmt}"),
+                                                          "Vary": "Accept-Language"})  # headers in its language
 
 
 def _xlsx(columns: Sequence[Column], header: list[str], rows: list[Sequence[Any]], sheet: str,

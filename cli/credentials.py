@@ -56,7 +56,7 @@ def _store(config_loader, args):
     from sqlalchemy.exc import SQLAlchemyError
 
     from lingtan.cli.runner import CommandError
-    from lingtan.store.db import make_engine, sessions
+    from lingtan.store.db import make_engine, sessions, upgrade
     from lingtan.store.models import ApiKey
     if args.data_dir:
         from lingtan.cli.demo import demo_config
@@ -78,6 +78,7 @@ def _store(config_loader, args):
     if not ready:
         raise CommandError(f"{shown} ({source}) is not a Lingtan platform database (no table "
                            f"{ApiKey.__tablename__!r}): {hint}")
+    upgrade(engine)  # an existing Lingtan database a release behind (as every service does at start)
     return config, sessions(engine)
 
 

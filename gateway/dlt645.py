@@ -58,8 +58,9 @@ class Link:
                     del self.buffer[0]
                 try:
                     n = codec.frame_length(bytes(self.buffer))
-                except codec.FrameError:
-                    n = None
+                except codec.FrameError:  # the head can never become a frame (FE then noise, a stray
+                    del self.buffer[0]  # 68H): drop a byte and look again, for the answer behind it
+                    continue
                 if n is not None:
                     raw = bytes(self.buffer[:n])
                     del self.buffer[:n]
@@ -259,7 +260,11 @@ class Dlt645Client:
         if not await self.connect():
             raise MeterUnavailable(f"bus {self.bus.id}: cannot connect to {self.where}")
         frame = codec.time_sync_request(t, self.bus.preamble)
-        await self._link.send(frame)
+        try:
+            await self._link.send(frame)
+        except (ConnectionError, OSError, serial.SerialException) as exc:  # an adapter pulled, a converter gone
+            self.close()
+            raise MeterUnavailable(f"bus {self.bus.id}: broadcast not sent to {self.where}: {exc}") from exc
         return frame
 
     # -- a meter's profile ---------------------------------------------------------------------

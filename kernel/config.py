@@ -197,12 +197,16 @@ class Api(Frozen):
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
         import ipaddress
+        out = []
         for item in value:
             try:
-                ipaddress.ip_network(item, strict=False)
+                network = ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(f"{item!r}: not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
-        return value
+            # '10.0.0.1/8' is taken as 10.0.0.0/8 here; uvicorn, which does the matching, parses
+            # networks strictly and would never match it, so it gets the normal form
+            out.append(str(network) if "/" in item else item)
+        return out
 
 
 class Simulator(Frozen):
@@ -303,7 +307,7 @@ class AlarmChannel(Frozen):
             value = os.environ.get(env)
             if value is None:
                 raise ConfigError(f"environment variable {env} (alarms.channels[{self.id}].{name}_env) is not set")
-            return value
+            return value.strip()  # an EnvironmentFile or a Kubernetes secret often ends in a newline
         if file is not None:
             try:
                 with open(file, encoding="utf-8") as f:

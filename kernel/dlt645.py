@@ -134,6 +134,8 @@ def frame_length(buffer: bytes) -> int | None:
         return None
     if buffer[i] != START:
         raise FrameError(f"byte 0x{buffer[i]:02X} at offset {i}: a frame starts with 68H (after optional FEH)")
+    if len(buffer) > i + 7 and buffer[i + 7] != START:  # a stray 68H in noise: not a frame's head
+        raise FrameError(f"byte 0x{buffer[i + 7]:02X} at offset {i + 7}: the address is followed by 68H")
     if len(buffer) < i + 10:
         return None
     total = i + 12 + buffer[i + 9]

@@ -30,6 +30,7 @@ class VictoriaReader:
     def __init__(self, url: str, timeout_s: float) -> None:
         self.url = url
         self.http = httpx.Client(base_url=url, timeout=timeout_s, trust_env=False)
+        self.exported = 0  # samples received from the export API (the work a batch read costs)
 
     def _export(self, park: str, meter: str, quantity: str, first_ms: int, last_ms: int) -> dict[int, float]:
         """Samples with first_ms <= t <= last_ms, one per timestamp."""
@@ -59,6 +60,7 @@ class VictoriaReader:
                 item = json.loads(line)
                 metric = item["metric"]
                 samples = out[(metric.get("meter"), metric["__name__"].removeprefix("reading_"))]
+                self.exported += len(item["timestamps"])
                 for t, v in zip(item["timestamps"], item["values"], strict=True):
                     if first_ms <= t <= last_ms and v is not None:
                         samples[t] = v
@@ -85,14 +87,20 @@ class VictoriaReader:
         inside = (self._export_many(park, meters, quantities, start_ms, end_ms - 1) if end_ms > start_ms else {})
         back = self._export_many(park, meters, quantities, start_ms - look_back_ms, start_ms - 1)
         after: dict[tuple[str, str], tuple[int, float]] = {}
-        wanted = meters
+        # widen the search for the first sample after the window only for the (meter, quantity)
+        # pairs still missing: a counter a meter never publishes (most meters' export) must not
+        # bring its published siblings' samples up to now along, step after step
+        missing = {q: meters for q in quantities}
         for window in _WINDOWS_MS:
-            for key, got in self._export_many(park, wanted, quantities, end_ms, end_ms + window).items():
-                if got and key not in after:
-                    t = min(got)
-                    after[key] = (t, got[t])
-            wanted = [m for m in meters if any((m, q) not in after for q in quantities)]
-            if not wanted:
+            for q, wanted in missing.items():
+                if not wanted:
+                    continue
+                for key, got in self._export_many(park, wanted, (q,), end_ms, end_ms + window).items():
+                    if got and key not in after:
+                        t = min(got)
+                        after[key] = (t, got[t])
+            missing = {q: [m for m in meters if (m, q) not in after] for q in quantities}
+            if not any(missing.values()):
                 break
         for i in idx:
             m = reads[i].meter

@@ -348,3 +348,47 @@ def _second_db(request, tmp_path, db_url: str) -> str:
     if db_url.startswith("sqlite"):
         return f"sqlite:///{tmp_path / 'platform-2.db'}"
     return request.getfixturevalue("postgres").create_database("lingtan_second")
+
+
+def test_one_parks_failing_pass_does_not_hold_back_the_other_parks(tmp_path, postgres):
+    """A database error in one park's pass (here a PostgreSQL trigger refusing that park's
+    intervals) aborted the whole pass, so the parks sorted after it were never accounted and
+    no park was finalised. Now that park's dirty days stay for the next pass and the others go on."""
+    data = platform([meter("m1", "bus-1", 1, interval=POLL_S, gateway="gw-a")], [{"id": "bus-1"}], park="park-a",
+                    gateway="gw-a", store=postgres.url, sink={"kind": "sqlite", "path": str(tmp_path / "ts.db")})
+    second = {**data["parks"][0], "id": "park-b", "name": "Park B",
+              "meters": [{**data["parks"][0]["meters"][0], "gateway": "gw-b"}]}
+    data["parks"].append(second)
+    data["gateways"].append({**data["gateways"][0], "id": "gw-b", "park": "park-b"})
+    config = config_of(data)
+    engine = make_engine(postgres.url)
+    sink = SqliteSink(str(tmp_path / "ts.db"))
+    ledger = Ledger(config, engine)
+    rollup = Rollup(config, sink, engine, clock=lambda: T0 + timedelta(minutes=31))
+    seq = 0
+    for park, gw in (("park-a", "gw-a"), ("park-b", "gw-b")):
+        t = T0
+        while t <= T0 + timedelta(minutes=31):
+            seq += 1
+            kwh = 1000.0 + 100.0 * (t - T0).total_seconds() / 3600
+            row = Row(park, "m1", int(t.timestamp() * 1000), gw, seq, {"energy_import_kwh": kwh})
+            sink.write([row])
+            ledger.commit([row], [], token=f"t{seq}")
+            t += timedelta(seconds=POLL_S)
+    with engine.begin() as c:
+        c.exec_driver_sql("""CREATE FUNCTION refuse_park_a() RETURNS trigger AS $$ BEGIN
+            IF NEW.park = 'park-a' THEN RAISE EXCEPTION 'park-a refused by the test'; END IF;
+            RETURN NEW; END $$ LANGUAGE plpgsql""")
+        c.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON interval_energy FOR EACH ROW "
+                          "EXECUTE FUNCTION refuse_park_a()")
+
+    def intervals(park: str) -> int:
+        with sessions(engine)() as s:
+            return s.scalar(select(func.count()).select_from(IntervalEnergy).where(IntervalEnergy.park == park))
+
+    rollup.run_once()
+    assert intervals("park-a") == 0 and intervals("park-b") > 0
+    with engine.begin() as c:
+        c.exec_driver_sql("DROP TRIGGER refuse ON interval_energy")
+    rollup.run_once()  # park-a's dirty days were kept: accounted now
+    assert intervals("park-a") == intervals("park-b")

@@ -158,3 +158,31 @@ def test_quiet_hours_hold_back_below_critical_and_the_audit_log_has_the_raise(tm
             assert [a.action for a in audit] == ["alarm.raised"]
     finally:
         http.close()
+
+
+def test_a_channel_failing_unexpectedly_never_makes_the_others_send_again(tmp_path, monkeypatch, caplog):
+    """A robot URL that httpx refuses as InvalidURL (not an HTTPError) escaped the sender: the
+    pass never committed, so every other channel sent the same notice again on every pass. Now
+    it is that channel's failure, named by type only (the URL holds the robot's key), and a
+    secret read from a variable loses the newline an EnvironmentFile or a Kubernetes secret adds."""
+    http = Receiver()
+    try:
+        monkeypatch.setenv("LT_WECOM_URL", http.url("/wecom/cgi-bin/webhook/send?key=wecom-key-9") + "\n")
+        monkeypatch.setenv("LT_BAD_URL", "http://[::1/robot/send?access_token=bad-key-7")
+        chans = [{"id": "hook", "kind": "webhook", "url": http.url("/hook")},
+                 {"id": "wecom", "kind": "wecom", "url_env": "LT_WECOM_URL"},
+                 {"id": "bad", "kind": "dingtalk", "url_env": "LT_BAD_URL"}]
+        clock = ManualClock(T0)
+        svc, engine = service_for(tmp_path, chans, clock)
+        for _ in range(3):
+            svc.run_once()
+            clock.advance(5)
+        assert len(http.on("/hook")) == 1 and len(http.on("/wecom/cgi-bin/webhook/send")) == 1
+        with sessions(engine)() as s:
+            rows = {r.channel: r for r in s.scalars(select(AlarmNotification))}
+        assert (rows["hook"].status, rows["wecom"].status) == ("sent", "sent")
+        assert rows["bad"].status == "pending" and rows["bad"].attempts >= 1
+        assert "InvalidURL" in rows["bad"].last_error
+        assert "bad-key-7" not in caplog.text and "wecom-key-9" not in caplog.text
+    finally:
+        http.close()

@@ -159,6 +159,7 @@ def test_xlsx_indicators_in_the_request_language(platform):
     c = platform.client("read")
     r = c.get(f"/api/v1/parks/{PARK}/exports/indicators/2026", params={"format": "xlsx"},
               headers={"Accept-Language": "en;q=0.5, zh"})
+    assert "accept-language" in r.headers.get("vary", "").lower()  # caches keep one answer per language
     ws = load_workbook(io.BytesIO(r.content)).active
     header = [c.value for c in ws[1]]
     assert header[:5] == ["评价体系", "年份", "指标编号", "序号", "指标名称"] and ws.freeze_panes == "A2"

@@ -121,3 +121,21 @@ def _config_with_store(db) -> str:
     data["store"] = {"url": f"sqlite:///{db}"}
     data["ingest"]["sink"]["path"] = str(db.with_suffix(".ts.db"))
     return yaml.safe_dump(data, allow_unicode=True)
+
+
+def test_keys_work_on_a_database_one_release_behind(tmp_path):
+    """After a package upgrade and before the services restart, the database is a migration behind:
+    `keys create` (and `revoke`: a leaked key must be revocable then) crashed with an SQL traceback on
+    the new column. The commands bring an existing Lingtan database up to date, as the services do."""
+    from lingtan.store.db import make_engine, upgrade
+    db = tmp_path / "platform.db"
+    engine = make_engine(f"sqlite:///{db}", migrate=False)
+    upgrade(engine, "0007")
+    engine.dispose()
+    config = tmp_path / "platform.yaml"
+    config.write_text(_config_with_store(db))
+    made = lingtan("keys", "create", "--config", str(config), "--park", "demo-park", "--scope", "read")
+    assert made.returncode == 0 and "Traceback" not in made.stderr, made.stderr
+    key_id = made.stdout.strip().split("_")[1]
+    revoked = lingtan("keys", "revoke", "--config", str(config), key_id)
+    assert revoked.returncode == 0, revoked.stderr

@@ -14,6 +14,7 @@ from lingtan.gateway.service import GatewayService
 from lingtan.gateway.spool import Spool
 from lingtan.kernel import dlt645 as codec
 from lingtan.kernel.clock import SimClock
+from lingtan.kernel.config import Bus
 from lingtan.simulator.dlt645 import SIM_CT
 from lingtan.simulator.server import ParkServer
 from tests.support import free_port
@@ -244,3 +245,38 @@ def test_a_late_answer_is_never_taken_for_the_next_meters(tmp_path):
     assert not [r for r in readings if r["meter"] == "slow"]
     # every poll of "ok" the meter answered became a reading, though a late answer preceded each
     assert_energy_as_served(served, readings, "ok", 0.01)
+
+
+def test_noise_before_an_answer_is_skipped_not_waited_on():
+    """An RS-485 turnaround glitch leaves bytes before the meter's answer: FE followed by a byte
+    that is not 68H, or a stray 68H whose address is not followed by 68H. The reader took the
+    buffer's head for an incomplete frame and waited for bytes that could never complete it, so
+    the real answer behind the noise timed out on every attempt. A converter on real TCP here
+    sends the noise and then the standard's answer (tests/cases/dlt645/frames.yaml, 00010000)."""
+    answer = bytes.fromhex("68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16")
+    noises = [bytes.fromhex("FE 17"), bytes.fromhex("68 00 FE 11 22 33 44 55 66 77 88")]
+
+    async def scenario(noise: bytes) -> bytes:
+        async def meter(reader, writer):
+            await reader.read(64)  # the request
+            writer.write(noise)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(answer)
+            await writer.drain()
+            await asyncio.sleep(0.5)
+            writer.close()
+
+        server = await asyncio.start_server(meter, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        bus = Bus(id="conv", protocol="dlt645", transport="tcp", host="127.0.0.1", port=port, timeout_s=1,
+                  retries=0)
+        client = Dlt645Client(bus)
+        try:
+            return await client.read("000000000161", "00010000")
+        finally:
+            client.close()
+            server.close()
+
+    for noise in noises:
+        assert codec.decode_value(asyncio.run(scenario(noise)), codec.parse_format("XXXXXX.XX")) == 0.26, noise.hex(" ")

@@ -123,3 +123,28 @@ def test_influx_v1_batch_read_splits_a_large_park(influxdb_v1):
             WindowSamples((T, j + 0.0), [(T + MIN, j + 0.1)], (T + 2 * MIN, j + 0.2)) for j in range(meters)]
     finally:
         sink.close()
+
+
+def test_victoria_metrics_looks_for_the_next_sample_only_where_it_is_missing(victoria_metrics):
+    """A meter publishing import but never export, read for a window ten days back: the search
+    for the first sample after the window widens (a day, 35 days, 400 days, 40 years) until each
+    counter has one. It exported every quantity of the meter at each step, so the import samples
+    from the window's end up to now came again and again for the export that never comes: one
+    widening step's worth instead of four here, a year's worth per step for an old dirty day."""
+    sink = InfluxV2Sink(Sink(kind="influx_v2", url=victoria_metrics.url, timeout_s=5, reader="victoria_metrics"))
+    try:
+        day = 24 * 60 * MIN
+        rows = [Row(P, "solo", T + k * 10 * MIN, "gw", k, {"energy_import_kwh": float(k)})
+                for k in range(0, 10 * day // (10 * MIN))]  # every 10 minutes for ten days
+        sink.write(rows)
+        victoria_metrics.flush()
+        reader = sink.reader
+        before = reader.exported
+        got = sink.read_windows(P, [WindowRead("solo", QS, T + MIN, T + 2 * 60 * MIN)], LOOK_MS)
+        assert got[0]["energy_import_kwh"].after == (T + 2 * 60 * MIN, 12.0)
+        assert got[0]["energy_export_kwh"] == WindowSamples(None, [], None)
+        # inside + look-back + the first day after: under 160 samples; before, each of the four steps
+        # brought up to the whole ten days (1,440 samples) again
+        assert reader.exported - before < 200, reader.exported - before
+    finally:
+        sink.close()
