@@ -97,8 +97,11 @@ def test_dlt645_meters_through_gateway_process_broker_ingest_and_api(tmp_path, m
             expected = last[q] - first[q]
             # each end of the difference was read to ±half a BCD step
             assert api[m.id]["today"].get(q, 0.0) == pytest.approx(expected, abs=lsb[m.id] + 1e-9), (m.id, q)
-    grid = served["grid"]
-    assert grid[-1][1]["energy_import_kwh"] - grid[0][1]["energy_import_kwh"] > 0.05  # something was measured
+    # something was measured: the counters moved (summed over the park; the grid's import alone can
+    # stand still around noon, when PV covers the load: the simulated park runs on the wall clock)
+    moved = sum(served[m][-1][1][q] - served[m][0][1][q] for m in served
+                for q in ("energy_import_kwh", "energy_export_kwh") if q in served[m][0][1])
+    assert moved > 0.05, moved
 
     # per-tariff counters arrived as contract quantities and were kept; they are no interval quantity
     sink = open_sink(config.ingest.sink)

@@ -1,8 +1,9 @@
 """Store and forward through a broker outage, on a real Mosquitto and the simulator.
 
-The broker is stopped for three minutes of real time while the gateway keeps polling (every
-meter once a second); the gateway's reconnect backoff grows to its 30 s cap meanwhile, as on
-site. After the broker is back every reading taken during the outage arrives, in seq order, and
+The broker is stopped for 75 s of real time while the gateway keeps polling (every meter once
+a second); the gateway's reconnect backoff grows to its 30 s cap meanwhile (1 + 2 + 4 + 8 + 16 s,
+then 30 s), as on site; the network-fault test (tests/system/test_network_faults.py) and its
+bench hold longer partitions. After the broker is back every reading taken during the outage arrives, in seq order, and
 every value the simulator served arrives exactly once.
 """
 
@@ -16,7 +17,7 @@ from tests.support import free_port, until
 from tests.support.configs import config_of, meter, platform
 from tests.support.gateway import START, Subscriber, assert_in_order, assert_served_exactly_once, unique_by_seq
 
-OUTAGE = timedelta(minutes=3)  # real time: the clock runs at real speed
+OUTAGE = timedelta(seconds=75)  # real time: the clock runs at real speed; past the backoff's cap
 WAIT_S = 60  # how long each step may take (the outage itself excepted)
 
 
@@ -41,7 +42,7 @@ def test_every_reading_taken_during_a_broker_outage_arrives_once_in_order(tmp_pa
 
         await asyncio.to_thread(mosquitto.stop)
         down_at = clock.now()
-        await until(lambda: clock.now() - down_at >= OUTAGE, "three minutes of outage", timeout=240)
+        await until(lambda: clock.now() - down_at >= OUTAGE, "the outage", timeout=OUTAGE.total_seconds() + 60)
         spooled_in_outage = len(gw.spool)
         assert not gw.publisher.connected
         await asyncio.to_thread(mosquitto.start)
@@ -73,11 +74,12 @@ def test_every_reading_taken_during_a_broker_outage_arrives_once_in_order(tmp_pa
     assert_in_order(arrived)
     assert_served_exactly_once(config, served, by_seq)
     assert sorted(by_seq) == list(range(1, len(by_seq) + 1))  # nothing dropped, no gap
-    # the outage really was several minutes of readings, all of which arrived
+    # the outage really was more than a minute of readings, all of which arrived
     taken_in_outage = [r for r in by_seq.values() if down_at < datetime.fromisoformat(r["ts"]) < up_at]
-    assert spooled_in_outage >= 4 * 150
-    for m in ("grid", "ent-a", "gas", "steam"):  # 180 s, a poll a second
-        assert len([r for r in taken_in_outage if r["meter"] == m]) >= 150, m
+    least = int(OUTAGE.total_seconds() * 0.8)  # 75 s, a poll a second, less the slack of a loaded machine
+    assert spooled_in_outage >= 4 * least
+    for m in ("grid", "ent-a", "gas", "steam"):
+        assert len([r for r in taken_in_outage if r["meter"] == m]) >= least, m
     for m in ("grid", "ent-a", "gas", "steam"):  # each meter's readings arrive in time order
         ts = [r["ts"] for _, r in sorted(by_seq.items()) if r["meter"] == m]
         assert ts == sorted(ts)
