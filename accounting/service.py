@@ -6,19 +6,27 @@ their timestamps. Each pass recomputes, per meter and counter, only the interval
 change: from the interval holding the stored reading just before it to the one holding the
 reading just after it (energy between two readings is apportioned between them).
 
-A pass works park by park. It reads every dirty meter's window back with one batch read of the
-time-series store (`TimeSeriesStore.read_windows`: the samples around the spans plus a bounded
-look-back, a few round trips for the whole park), works out each counter's window from what it
-got, and reads a counter alone (the per-counter path, `neighbours` and `series`) only where the
-batch read cannot decide it (a gap longer than the look-back); a counter with no sample near
-the spans is one the meter does not publish and is skipped. It runs the pure interval engine on
-the samples and, in one transaction per park, writes the intervals whose values changed (one
-multi-row upsert; unchanged ones keep their revision, so the city platform's sync sees only
-real revisions), recomputes the daily and monthly aggregates of the (meter, counter, day)s
-touched with one grouped query each, and clears the dirty marks it consumed. Upserts go in
-sorted key order, so two writers on PostgreSQL take row locks in the same order and cannot
-deadlock. Recomputing is idempotent: late, replayed and out-of-order readings revise exactly the
-intervals they touch.
+A pass works a park a chunk of local days of dirty marks at a time (oldest first, about
+METER_DAYS_PER_TRANSACTION meter-days each, each chunk its own batch read and transaction, so a
+crash mid-way keeps the chunks already committed), the parks taking turns chunk by chunk, so one
+park's backlog does not hold back the others. In the service loop a pass takes at most
+`days_per_pass` days of each park (at least one chunk): a backlog after an outage is worked off over
+several passes that follow each other without a pause, with the settling sweep between them. After
+every committed chunk a pass touches the heartbeat file and returns if the service is stopping, so
+a long catch-up stays alive to the health check and stops within one chunk's transaction. It reads every
+dirty meter's window back with one batch read of the time-series store
+(`TimeSeriesStore.read_windows`: the samples around the spans plus a bounded look-back, a few
+round trips for the whole park), works
+out each counter's window from what it got, and reads a counter alone (the per-counter path,
+`neighbours` and `series`) only where the batch read cannot decide it (a gap longer than the
+look-back); a counter with no sample near the spans is one the meter does not publish and is
+skipped. It runs the pure interval engine on the samples and, in one transaction per park and day,
+writes the intervals whose values changed (one multi-row upsert; unchanged ones keep their
+revision, so the city platform's sync sees only real revisions), recomputes the daily and monthly
+aggregates of the (meter, counter, day)s touched with one grouped query each, and clears the dirty
+marks it consumed. Upserts go in sorted key order, so two writers on PostgreSQL take row locks in
+the same order and cannot deadlock. Recomputing is idempotent: late, replayed and out-of-order
+readings revise exactly the intervals they touch.
 
 A dirty day without a span (marked before spans existed) is recomputed whole.
 
@@ -63,6 +71,16 @@ _LOOK_BACK_MS = 3_600_000  # how far before its window a batch read looks for th
 _KEYS_PER_STATEMENT = 500  # (meter, counter) pairs per grouped aggregate query
 REVISED_AFTER_FINAL = "revised_after_final"
 SWEEP_LIMIT = 5000  # intervals finalised per park and pass
+# a backlog (after an outage of the service) is worked off in chunks of local days per park and
+# transaction, oldest first, each committed with its dirty marks: each read and transaction stays
+# bounded whatever the outage lasted, and a crash loses only the transaction under way. A chunk
+# holds about this many meter-days (a 1,000-meter park: 2 days; the 10-meter demo park: 200), so
+# a small park's year is not cut into 365 transactions that cost twice the CPU of a few
+METER_DAYS_PER_TRANSACTION = 2000
+# the service loop's passes take at most this many local days per park (the parks take turns, a
+# day each); what is left waits for the next pass, which follows at once. The time of a pass is
+# bounded by this, and the heartbeat and the stop event are looked at after every day besides
+DAYS_PER_PASS = 7
 
 
 @dataclass
@@ -187,63 +205,50 @@ def _chunks(items: list, n: int = _KEYS_PER_STATEMENT):
         yield items[i:i + n]
 
 
+def _roll_up(s: Session, park_id: str, source, at, sums: tuple, target, period: str,
+             keys: dict[date, set[tuple[str, str]]], bounds) -> None:
+    """Recompute the `target` rows (keyed by `period`) of the (meter, counter) pairs of each period
+    in `keys` as the grouped `sums` (amount, completeness, intervals) of the `source` rows whose
+    `at` lies in `bounds(period)`: one grouped query per period and chunk of pairs, then one upsert,
+    and one delete of the sums that are gone, in sorted key order."""
+    rows, gone = [], []
+    for start in sorted(keys):
+        lo, hi = bounds(start)
+        pairs = sorted(keys[start])
+        found = {}
+        for chunk in _chunks(pairs):
+            found.update({(m, q): row for m, q, *row in s.execute(
+                select(source.meter, source.quantity, *sums)
+                .where(source.park == park_id, at >= lo, at < hi, tuple_(source.meter, source.quantity).in_(chunk))
+                .group_by(source.meter, source.quantity))})
+        for m, q in pairs:
+            row = found.get((m, q))
+            if row and row[2]:
+                rows.append({"park": park_id, "meter": m, "quantity": q, period: start, "amount": float(row[0]),
+                             "completeness_sum": float(row[1] or 0), "intervals": int(row[2])})
+            else:
+                gone.append((park_id, m, q, start))
+    rows.sort(key=lambda r: (r["meter"], r["quantity"], r[period]))
+    gone.sort()
+    _upsert(s, target, ("park", "meter", "quantity", period), rows)
+    _delete_keys(s, target, ("park", "meter", "quantity", period), gone)
+
+
 def update_aggregates_of(s: Session, park_id: str, zone: ZoneInfo, touched: set[tuple[str, str, date]]) -> None:
     """Recompute the daily sums of the (meter, counter, local day)s `touched` from their
     intervals, then their months' sums from the daily ones, set-based (one grouped query per day
     and month, one upsert per table), in the caller's transaction after the intervals were written."""
     by_day: dict[date, set[tuple[str, str]]] = defaultdict(set)
-    for meter, quantity, day in touched:
-        by_day[day].add((meter, quantity))
-    daily, gone = [], []
-    for day in sorted(by_day):
-        start, end = day_bounds(day, zone)
-        pairs = sorted(by_day[day])
-        sums = {}
-        for chunk in _chunks(pairs):
-            sums.update({(m, q): row for m, q, *row in s.execute(
-                select(IntervalEnergy.meter, IntervalEnergy.quantity, func.sum(IntervalEnergy.amount),
-                       func.sum(IntervalEnergy.completeness), func.count())
-                .where(IntervalEnergy.park == park_id, IntervalEnergy.start >= start, IntervalEnergy.start < end,
-                       tuple_(IntervalEnergy.meter, IntervalEnergy.quantity).in_(chunk))
-                .group_by(IntervalEnergy.meter, IntervalEnergy.quantity))})
-        for m, q in pairs:
-            row = sums.get((m, q))
-            if row and row[2]:
-                daily.append(dict(park=park_id, meter=m, quantity=q, day=day, amount=float(row[0]),
-                                  completeness_sum=float(row[1] or 0), intervals=int(row[2])))
-            else:
-                gone.append((park_id, m, q, day))
-    daily.sort(key=lambda r: (r["meter"], r["quantity"], r["day"]))
-    gone.sort()
-    _upsert(s, DailyEnergy, ("park", "meter", "quantity", "day"), daily)
-    _delete_keys(s, DailyEnergy, ("park", "meter", "quantity", "day"), gone)
-
     by_month: dict[date, set[tuple[str, str]]] = defaultdict(set)
     for meter, quantity, day in touched:
+        by_day[day].add((meter, quantity))
         by_month[first_day(day, PeriodKind.MONTH)].add((meter, quantity))
-    monthly, gone = [], []
-    for month in sorted(by_month):
-        pairs = sorted(by_month[month])
-        sums = {}
-        for chunk in _chunks(pairs):
-            sums.update({(m, q): row for m, q, *row in s.execute(
-                select(DailyEnergy.meter, DailyEnergy.quantity, func.sum(DailyEnergy.amount),
-                       func.sum(DailyEnergy.completeness_sum), func.sum(DailyEnergy.intervals))
-                .where(DailyEnergy.park == park_id, DailyEnergy.day >= month,
-                       DailyEnergy.day < next_first_day(month, PeriodKind.MONTH),
-                       tuple_(DailyEnergy.meter, DailyEnergy.quantity).in_(chunk))
-                .group_by(DailyEnergy.meter, DailyEnergy.quantity))})
-        for m, q in pairs:
-            row = sums.get((m, q))
-            if row and row[2]:
-                monthly.append(dict(park=park_id, meter=m, quantity=q, month=month, amount=float(row[0]),
-                                    completeness_sum=float(row[1] or 0), intervals=int(row[2])))
-            else:
-                gone.append((park_id, m, q, month))
-    monthly.sort(key=lambda r: (r["meter"], r["quantity"], r["month"]))
-    gone.sort()
-    _upsert(s, MonthlyEnergy, ("park", "meter", "quantity", "month"), monthly)
-    _delete_keys(s, MonthlyEnergy, ("park", "meter", "quantity", "month"), gone)
+    iv, daily = IntervalEnergy, DailyEnergy
+    _roll_up(s, park_id, iv, iv.start, (func.sum(iv.amount), func.sum(iv.completeness), func.count()),
+             DailyEnergy, "day", by_day, lambda day: day_bounds(day, zone))
+    _roll_up(s, park_id, daily, daily.day,
+             (func.sum(daily.amount), func.sum(daily.completeness_sum), func.sum(daily.intervals)),
+             MonthlyEnergy, "month", by_month, lambda month: (month, next_first_day(month, PeriodKind.MONTH)))
 
 
 def update_aggregates(s: Session, park_id: str, zone: ZoneInfo, meter_id: str, quantity: str,
@@ -268,14 +273,42 @@ class _Work:
     computed: list[Interval]
 
 
+def _by_days(park: Park, marked: list[tuple[Meter, list]], days: int):
+    """The dirty marks of a park's meters ((meter, marks) each) as the `items` of recompute_park,
+    `days` local days of marks at a time, oldest first."""
+    dates = sorted({m.day for _, marks in marked for m in marks})
+    for chunk in _chunks(dates, max(1, days)):
+        first, last = chunk[0], chunk[-1]
+        items = []
+        for meter, marks in marked:
+            mine = [m for m in marks if first <= m.day <= last]
+            if not mine:
+                continue
+            spans = []
+            for m in mine:
+                if m.first_ms is None:  # the whole day
+                    start, end = day_bounds(m.day, park.zone)
+                    spans.append((_ms(start), _ms(end) - 1))
+                else:
+                    spans.append((m.first_ms, m.last_ms))
+            items.append((meter, spans, [(m.day, m.token) for m in mine]))
+        yield items
+
+
 class Rollup:
     def __init__(self, config: Config, sink: TimeSeriesStore, engine: Engine,
-                 clock=lambda: datetime.now(UTC), keep_partitions: bool = True) -> None:
+                 clock=lambda: datetime.now(UTC), keep_partitions: bool = True,
+                 days_per_transaction: int | None = None, days_per_pass: int = DAYS_PER_PASS,
+                 on_day=None) -> None:
         self.config = config
         self.sink = sink
         self.engine = engine
         self.sessions = sessions(engine)
         self.clock = clock
+        self.days_per_transaction = days_per_transaction  # None: METER_DAYS_PER_TRANSACTION over the meters
+        self.days_per_pass = days_per_pass
+        self.on_day = on_day  # called after every committed day's transaction (tools and tests)
+        self.backlog = False  # the last pass left dirty days for the next one (no pause before it)
         # once a UTC day, the next months' interval partitions (off where a timer does it)
         self._partitions_checked: date | None = None if keep_partitions else date.max
         self.stop = threading.Event()
@@ -440,8 +473,10 @@ class Rollup:
             stats.finalised += len(rows)
 
     # -- the loop ------------------------------------------------------------------------------
-    def run_once(self) -> int:
-        """Recompute every dirty meter; returns how many (meter, day) marks were consumed."""
+    def run_once(self, days_per_park: int | None = None) -> int:
+        """Recompute every dirty meter, at most `days_per_park` local days of each park (None: all,
+        for tools; the loop passes `days_per_pass` and sets `backlog` when days are left); returns
+        how many (meter, day) marks were consumed."""
         stats = PassStats()
         with self.sessions() as s:
             dirty = s.execute(select(Dirty.park, Dirty.meter, Dirty.day, Dirty.token, Dirty.first_ms,
@@ -452,8 +487,10 @@ class Rollup:
         done = 0
         unavailable: list[SinkUnavailable] = []
         failed: list[str] = []
+        turns = []  # per park with marks: [park, its days' items, transactions left this pass]
+        recomputed: set[tuple[str, str]] = set()
         for park_id in sorted(by_park):
-            items = []
+            marked = []
             for meter_id, marks in sorted(by_park[park_id].items()):
                 try:
                     park = self.config.park(park_id)
@@ -463,38 +500,65 @@ class Rollup:
                     with self.sessions.begin() as s:
                         s.execute(delete(Dirty).where(Dirty.park == park_id, Dirty.meter == meter_id))
                     continue
-                spans = []
-                for m in marks:
-                    if m.first_ms is None:  # the whole day
-                        start, end = day_bounds(m.day, park.zone)
-                        spans.append((_ms(start), _ms(end) - 1))
-                    else:
-                        spans.append((m.first_ms, m.last_ms))
-                items.append((meter, spans, [(m.day, m.token) for m in marks]))
-                done += len(marks)
-            if items:
+                marked.append((meter, marks))
+            if marked:
+                park = self.config.park(park_id)
+                chunk = self.days_per_transaction or max(1, METER_DAYS_PER_TRANSACTION // len(marked))
+                per_pass = math.inf if days_per_park is None else max(1, days_per_park // chunk)
+                turns.append([park, _by_days(park, marked, chunk), per_pass])
+        self.backlog = stopping = False
+        while turns and not stopping:  # the parks take turns, a day's transaction each
+            for turn in list(turns):
+                park, days, left = turn
                 try:
-                    self.recompute_park(self.config.park(park_id), items, stats)
+                    items = next(days, None)
+                    if items is None:
+                        turns.remove(turn)
+                        continue
+                    if left == 0:  # this park's share of the pass is used up: the next pass goes on
+                        self.backlog = True
+                        turns.remove(turn)
+                        continue
+                    self.recompute_park(park, items, stats)
                 except SinkUnavailable as exc:  # the store is down: every park would fail alike
                     unavailable.append(exc)
+                    turns.remove(turn)
                     continue
-                except Exception as exc:  # one park's trouble must not hold back the parks after it
-                    failed.append(park_id)
-                    if park_id not in self._failing_parks:
+                except Exception as exc:  # one park's trouble must not hold back the other parks
+                    failed.append(park.id)
+                    turns.remove(turn)
+                    if park.id not in self._failing_parks:
                         log.exception("accounting of park %s failed; its dirty days stay and are retried: %s",
-                                      park_id, exc)
+                                      park.id, exc)
                     continue
-                stats.meters += len(items)
+                turn[2] -= 1
+                recomputed.update((park.id, meter.id) for meter, _, _ in items)
+                done += sum(len(consumed) for _, _, consumed in items)
+                self._beat()
+                if self.on_day is not None:
+                    self.on_day(park.id, items)
+                if self.stop.is_set():  # stopping: the days committed stay, the rest stay dirty
+                    stopping = True
+                    break
+        stats.meters = len(recomputed)
         for park_id in set(self._failing_parks) - set(failed):
             log.info("accounting of park %s works again", park_id)
         self._failing_parks = set(failed)
         if unavailable and len(unavailable) + len(failed) == sum(1 for p in by_park if by_park[p]):
             raise unavailable[0]  # nothing got through: the run loop waits for the store
+        if stopping:
+            self.last_pass = stats
+            return done
         for park in self.config.parks:
             self.finalise(park, stats)
         self._partitions_ahead()
         self.last_pass = stats
         return done
+
+    def _beat(self) -> None:
+        """Touch the heartbeat file (the health check's sign of progress), where one is configured."""
+        if self.config.accounting.heartbeat_file:
+            Path(self.config.accounting.heartbeat_file).touch()
 
     def _partitions_ahead(self) -> None:
         """Once a UTC day: the next months' interval partitions (PostgreSQL; nothing on SQLite), so a
@@ -508,8 +572,9 @@ class Rollup:
     def run(self) -> None:
         store_down = False
         while not self.stop.is_set():
+            more = False
             try:
-                self.run_once()
+                self.run_once(self.days_per_pass)
             except SinkUnavailable as exc:  # an outage: one line when it starts, one when it ends
                 if not store_down:
                     log.warning("time-series store unavailable, accounting waits: %s", exc)
@@ -520,6 +585,7 @@ class Rollup:
                 if store_down:
                     log.info("time-series store is back; accounting resumed")
                 store_down = False
-                if self.config.accounting.heartbeat_file:
-                    Path(self.config.accounting.heartbeat_file).touch()
-            self.stop.wait(self.config.accounting.interval_s)
+                self._beat()
+                more = self.backlog
+            # a backlog left for the next pass: go on at once (the stop event still ends the loop)
+            self.stop.wait(0 if more else self.config.accounting.interval_s)

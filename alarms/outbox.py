@@ -4,17 +4,26 @@ Each (alarm event, channel) is one `alarm_notification` row, written in the tran
 raises or clears the alarm, so a restart neither loses nor repeats one (a crash between a send
 and its commit can repeat that one send). Routing: a channel takes the events of its parks, rules
 and severities; in its quiet hours (park-local) anything below critical waits until they end.
-Sending runs one thread per channel, so a slow or failing channel delays only itself; a failure
-is retried with exponential backoff (10 s doubling, at most an hour) up to `max_attempts`.
+Sending runs one thread per channel, off the evaluation path: a slow or failing channel (a mail
+server that accepts and never answers) delays only itself, neither the next evaluation nor the
+other channels; each notice's outcome is committed once it is known. A failure is retried with
+exponential backoff (10 s doubling, at most an hour) up to `max_attempts`.
+
+A waiting dispatch (tools, tests) waits at most `BUSY_WAIT_S` for a channel's job still under way
+from an earlier, non-waiting dispatch, then starts its next job; a channel still busy after that is
+counted as `busy`, not as nothing sent. Shutting down lets each job finish the notice under way
+and waits at most `CLOSE_WAIT_S` for that: a send still hanging then is left behind (its thread is
+a daemon's), and its row stays pending for the next start (which may repeat that one send).
 """
 
 import logging
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from lingtan.alarms.channels import ChannelFailed, send
 from lingtan.alarms.lifecycle import Event
@@ -26,6 +35,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_S = 10.0
 BACKOFF_MAX_S = 3600.0
+BUSY_WAIT_S = 30.0  # how long a waiting dispatch waits for a channel's job already under way
+CLOSE_WAIT_S = 10.0  # how long shutting down waits for the sends under way
 
 
 def routes(channel: AlarmChannel, alarm: Alarm) -> bool:
@@ -72,60 +83,136 @@ def enqueue(session: Session, config: Config, events: list[Event], now: datetime
 
 
 class Dispatcher:
-    """Sends due notifications, one worker thread per channel."""
+    """Sends due notifications off the evaluation path: each channel's on a (daemon) thread of its
+    own, in a session of its own, one job per channel at a time."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, sessions: sessionmaker, busy_wait_s: float = BUSY_WAIT_S,
+                 close_wait_s: float = CLOSE_WAIT_S) -> None:
         self.config = config
+        self.sessions = sessions
         self.channels = {c.id: c for c in config.alarms.channels}
-        self.pool = ThreadPoolExecutor(max(1, len(self.channels)), thread_name_prefix="alarm-channel")
+        self.busy_wait_s, self.close_wait_s = busy_wait_s, close_wait_s
+        self.jobs: dict[str, Future] = {}  # channel -> its job under way or last done
         self.failing: set[str] = set()  # channels whose last attempt failed: logged once, recovery once
+        self.closing = threading.Event()  # jobs stop before their next notice
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        """Stop the jobs before their next notice and wait at most `close_wait_s` for the notices
+        under way; a send still hanging is left to its daemon thread, its row pending."""
+        self.closing.set()
+        deadline = monotonic() + self.close_wait_s
+        for cid, job in sorted(self.jobs.items()):
+            try:
+                job.result(max(0.0, deadline - monotonic()))
+            except TimeoutError:
+                log.warning("alarm channel %s: still sending at shutdown; its notification stays pending", cid)
 
-    def dispatch(self, session: Session, now: datetime) -> dict[str, int]:
-        """Send every due notification; commit their outcome. Returns sent and failed counts.
+    def _start(self, ch: AlarmChannel, now: datetime) -> Future:
+        job: Future = Future()
 
-        A channel with `digest_s` gets its due info notices as one digest message."""
+        def work() -> None:
+            try:
+                job.set_result(self._channel_job(ch, now))
+            except BaseException as exc:  # _channel_job catches its own; never leave the future open
+                job.set_exception(exc)
+
+        threading.Thread(target=work, name=f"alarm-channel-{ch.id}", daemon=True).start()
+        return job
+
+    def dispatch(self, now: datetime, wait: bool = True) -> dict[str, int]:
+        """Start sending every channel's notifications due at `now`, except on a channel still
+        busy with an earlier pass's (a hung mail server holds back its own channel only, never
+        the evaluation or the other channels; its rows stay pending until its job settles them,
+        so none goes out twice and none is lost). With `wait`, wait first (at most `busy_wait_s`
+        in all) for the jobs still under way, counting what they sent and failed, start the
+        channels they free, wait for the jobs started and return their sent and failed counts,
+        and as `busy` the channels still under way; without, return at once (counts of nothing)."""
+        with self.sessions() as session:
+            due = set(session.scalars(select(AlarmNotification.channel).distinct().where(
+                AlarmNotification.status == "pending", AlarmNotification.next_at <= now)))
+            gone = sorted(due - set(self.channels))
+            if gone:
+                session.execute(update(AlarmNotification).where(
+                    AlarmNotification.status == "pending", AlarmNotification.channel.in_(gone))
+                    .values(status="failed", last_error="channel no longer configured"))
+                session.commit()
+        counts = {"sent": 0, "failed": 0, "busy": 0}
+        waited = []
+        if wait:  # an earlier, non-waiting dispatch's jobs: wait for them, bounded
+            deadline = monotonic() + self.busy_wait_s
+            for cid in sorted(due & set(self.channels)):
+                job = self.jobs.get(cid)
+                if job is not None and not job.done():
+                    try:
+                        waited.append(job.result(max(0.0, deadline - monotonic())))
+                    except TimeoutError:
+                        pass
+        started = []
+        for cid in sorted(due & set(self.channels)):
+            job = self.jobs.get(cid)
+            if job is not None and not job.done():
+                counts["busy"] += 1
+                continue  # still sending: its due rows wait for its next job
+            self.jobs[cid] = self._start(self.channels[cid], now)
+            started.append(self.jobs[cid])
+        if wait:
+            for job in started:
+                waited.append(job.result())
+            for result in waited:
+                for k, n in result.items():
+                    counts[k] += n
+        return counts
+
+    def _channel_job(self, ch: AlarmChannel, now: datetime) -> dict[str, int]:
+        """Send one channel's due notifications and settle each in its own commit. A channel with
+        `digest_s` gets its due info notices as one digest message."""
+        counts = {"sent": 0, "failed": 0}
+        try:
+            with self.sessions() as session:
+                items = self._due(session, ch, now)
+                session.commit()  # rows of alarms that are gone
+                for rows, notice in items:
+                    if self.closing.is_set():
+                        break  # shutting down: the rest stay pending for the next start
+                    try:
+                        [error] = self._send_all(ch, [notice])
+                    except Exception as exc:  # never: send() makes every failure ChannelFailed
+                        log.error("alarm channel %s: sending failed unexpectedly: %s", ch.id, type(exc).__name__)
+                        error = type(exc).__name__
+                    for row in rows:
+                        self._settle(row, ch, error, now)
+                        counts["sent" if error is None else "failed"] += 1
+                    session.commit()
+                    if error is not None:
+                        break  # the channel is down: keep its other notices for the next pass
+        except Exception as exc:  # the database went away: the rows stay pending for the next pass
+            log.error("alarm channel %s: could not settle its notifications: %s", ch.id, type(exc).__name__)
+        return counts
+
+    def _due(self, session: Session, ch: AlarmChannel, now: datetime) -> list[tuple[list[AlarmNotification],
+                                                                                     Notice | Digest]]:
         due = session.scalars(select(AlarmNotification).where(
-            AlarmNotification.status == "pending", AlarmNotification.next_at <= now)
-            .order_by(AlarmNotification.id)).all()
-        by_channel: dict[str, list[tuple[list[AlarmNotification], Notice | Digest]]] = defaultdict(list)
-        digests: dict[str, tuple[list[AlarmNotification], list[Notice]]] = {}
+            AlarmNotification.channel == ch.id, AlarmNotification.status == "pending",
+            AlarmNotification.next_at <= now).order_by(AlarmNotification.id)).all()
+        items: list[tuple[list[AlarmNotification], Notice | Digest]] = []
+        digest: tuple[list[AlarmNotification], list[Notice]] = ([], [])
         for row in due:
-            ch = self.channels.get(row.channel)
             alarm = session.get(Alarm, row.alarm_id)
-            if ch is None or alarm is None:
-                row.status, row.last_error = "failed", "channel no longer configured"
+            if alarm is None:
+                row.status, row.last_error = "failed", "alarm no longer exists"
                 continue
             park = self.config.park(alarm.park)
             notice = Notice(alarm.id, row.event, alarm.park, park.name, alarm.rule, alarm.subject, alarm.severity,
                             alarm.message, _when(alarm, row.event), alarm.flaps, park.zone)
             if ch.digest_s is not None and alarm.severity == "info":
-                rows, notices = digests.setdefault(row.channel, ([], []))
-                rows.append(row)
-                notices.append(notice)
+                digest[0].append(row)
+                digest[1].append(notice)
             else:
-                by_channel[row.channel].append(([row], notice))
-        for cid, (rows, notices) in digests.items():
-            by_channel[cid].append((rows, notices[0] if len(notices) == 1 else Digest(tuple(notices), now)))
-        futures = {cid: self.pool.submit(self._send_all, self.channels[cid], [n for _, n in items])
-                   for cid, items in by_channel.items()}
-        counts = {"sent": 0, "failed": 0}
-        for cid, future in futures.items():
-            try:
-                outcomes = future.result()
-            except Exception as exc:  # never: send() makes every failure ChannelFailed; but one channel's
-                # surprise must not leave the other channels' sent rows pending (they would go out again)
-                log.error("alarm channel %s: sending failed unexpectedly: %s", cid, type(exc).__name__)
-                outcomes = [type(exc).__name__]
-            # items after a channel's first failure were not tried this pass: they wait for the next one
-            for (rows, _), error in zip(by_channel[cid], outcomes, strict=False):
-                for row in rows:
-                    self._settle(row, self.channels[cid], error, now)
-                    counts["sent" if error is None else "failed"] += 1
-        session.commit()
-        return counts
+                items.append(([row], notice))
+        if digest[0]:
+            rows, notices = digest
+            items.append((rows, notices[0] if len(notices) == 1 else Digest(tuple(notices), now)))
+        return items
 
     def _settle(self, row: AlarmNotification, channel: AlarmChannel, error: str | None, now: datetime) -> None:
         row.attempts += 1

@@ -2,9 +2,12 @@
 
 Every `alarms.interval_s` one pass evaluates each park's effective rules (defaults, then
 `alarms.rules`, then `alarms.parks[park]`) over the platform database, moves the alarms on
-(lingtan.alarms.lifecycle) and queues their notifications in the same transaction, then sends
-the due notifications (lingtan.alarms.outbox). A rule that fails (its table missing, the data
-not ready) is logged once and skipped; the other rules and parks go on.
+(lingtan.alarms.lifecycle) and queues their notifications in the same transaction, then hands
+the due notifications to the channels' threads (lingtan.alarms.outbox) without waiting for them.
+On stop, the loop waits at most `outbox.CLOSE_WAIT_S` (10 s) for the notices being sent; one still
+hanging then stays pending and goes out after the next start.
+A rule that fails (its table missing, the data not ready) is logged once and skipped; the other
+rules and parks go on.
 """
 
 import logging
@@ -17,7 +20,7 @@ from sqlalchemy import Engine
 from lingtan.alarms.channels import check_secrets
 from lingtan.alarms.conditions import CHECKS
 from lingtan.alarms.lifecycle import apply
-from lingtan.alarms.outbox import Dispatcher, enqueue
+from lingtan.alarms.outbox import BUSY_WAIT_S, CLOSE_WAIT_S, Dispatcher, enqueue
 from lingtan.alarms.status import StatusListener
 from lingtan.kernel.config import Config
 from lingtan.store.db import sessions
@@ -27,12 +30,12 @@ log = logging.getLogger(__name__)
 
 class AlarmService:
     def __init__(self, config: Config, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 listen: bool = True) -> None:
+                 listen: bool = True, busy_wait_s: float = BUSY_WAIT_S, close_wait_s: float = CLOSE_WAIT_S) -> None:
         check_secrets(config.alarms.channels)
         self.config = config
         self.sessions = sessions(engine)
         self.clock = clock
-        self.dispatcher = Dispatcher(config)
+        self.dispatcher = Dispatcher(config, self.sessions, busy_wait_s, close_wait_s)
         self.listener = StatusListener(config, self.sessions, clock) if listen else None
         self.stop = threading.Event()
         self.failing: set[tuple[str, str]] = set()
@@ -68,15 +71,19 @@ class AlarmService:
                 events += new
         return events
 
-    def dispatch(self) -> dict[str, int]:
-        with self.sessions() as session:
-            return self.dispatcher.dispatch(session, self.clock())
+    def dispatch(self, wait: bool = True) -> dict[str, int]:
+        """Send the due notices: counts sent, failed and busy (channels still under way from an
+        earlier pass after waiting for them, bounded); see `Dispatcher.dispatch`."""
+        return self.dispatcher.dispatch(self.clock(), wait)
 
-    def run_once(self) -> list:
+    def run_once(self, wait: bool = True) -> list:
+        """One pass: evaluate, then send the due notices; `wait` for them to be sent (tools and
+        tests), or leave them to the channels' threads (the loop: a hung channel must not delay
+        the next evaluation)."""
         if self.listener is not None:
             self.listener.flush()  # statuses the database refused when they came
         events = self.evaluate()
-        self.dispatch()
+        self.dispatch(wait)
         return events
 
     def serve_metrics(self):
@@ -96,7 +103,7 @@ class AlarmService:
             down = False
             while not self.stop.is_set():
                 try:
-                    self.run_once()
+                    self.run_once(wait=False)
                 except Exception as exc:  # the database is away: log once, try again next pass
                     if not down:
                         log.error("alarm pass failed: %s; retrying every %g s", exc, self.config.alarms.interval_s)

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 
+from lingtan.cli.modbus import add_bus_arguments, exit_on_error, serial_ready
 from lingtan.kernel.config import Bus, Config, ConfigError
 
 
@@ -21,7 +22,6 @@ def _bus(config: Config, gateway_id: str, bus_id: str, timeout: float | None) ->
         raise ConfigError(f"--bus {bus_id!r}: gateway {gateway_id!r} has buses {names}")
     if bus.protocol != "dlt645":
         raise ConfigError(f"--bus {bus_id!r}: protocol {bus.protocol}, not dlt645 (use `lingtan modbus`)")
-    from lingtan.cli.modbus import serial_ready
     serial_ready(bus, f"gateways[{gateway_id}].buses[{bus_id}]")
     return bus.model_copy(update={"retries": 0, **({"timeout_s": timeout} if timeout else {})})
 
@@ -80,7 +80,7 @@ def cmd_scan(config: Config, args) -> int:
 
 
 def cmd_read(config: Config, args) -> int:
-    from lingtan.gateway.dlt645 import Dlt645Client, MeterException, MeterUnavailable
+    from lingtan.gateway.dlt645 import Dlt645Client, MeterUnavailable
     from lingtan.kernel import dlt645 as codec
     from lingtan.kernel import profile as profiles
 
@@ -111,10 +111,7 @@ def cmd_read(config: Config, args) -> int:
 
     try:
         result, frames = asyncio.run(run())
-    except MeterException as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except MeterUnavailable as exc:
+    except MeterUnavailable as exc:  # and MeterException, an abnormal answer
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.profile:
@@ -144,11 +141,6 @@ def cmd_read(config: Config, args) -> int:
     return 0
 
 
-def _exit_on_error(code: int) -> None:
-    if code:
-        sys.exit(code)
-
-
 def add_dlt645_parser(sub, load_config: Callable[[str], Config]) -> None:
     """Add `lingtan dlt645 scan|read` to the CLI's subparsers."""
     d = sub.add_parser("dlt645", help="commissioning: find DL/T 645 meter addresses, read data identifiers",
@@ -156,25 +148,18 @@ def add_dlt645_parser(sub, load_config: Callable[[str], Config]) -> None:
                        "config. Stop the gateway service first when the bus is a serial line.")
     dsub = d.add_subparsers(dest="dlt645_command", required=True, metavar="ACTION")
 
-    def common(p):
-        p.add_argument("--config", required=True, metavar="FILE", help="platform config file (YAML)")
-        p.add_argument("--gateway", required=True, metavar="GW", help="gateway id in the config")
-        p.add_argument("--bus", required=True, metavar="BUS", help="bus id of that gateway (protocol dlt645)")
-        p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait per request "
-                       "(default: the bus's timeout_s); no retries")
-
     s = dsub.add_parser("scan", help="list the meter addresses that answer on a bus")
-    common(s)
+    add_bus_arguments(s, "bus id of that gateway (protocol dlt645)")
     s.add_argument("--max-probes", type=int, default=1000, metavar="N",
                    help="stop the address search after N probes (default 1000)")
-    s.set_defaults(func=lambda args: _exit_on_error(cmd_scan(load_config(args.config), args)))
+    s.set_defaults(func=lambda args: exit_on_error(cmd_scan(load_config(args.config), args)))
 
     r = dsub.add_parser("read", help="read one data identifier and print the raw frames and the value")
-    common(r)
+    add_bus_arguments(r, "bus id of that gateway (protocol dlt645)")
     r.add_argument("--address", required=True, help="meter address, the 12-digit number on the nameplate")
     what = r.add_mutually_exclusive_group(required=True)
     what.add_argument("--di", help="data identifier DI3..DI0 (e.g. 00010000), or DI1 DI0 for DL/T 645-1997 (9010)")
     what.add_argument("--profile", metavar="NAME", help="read and decode a whole DL/T 645 profile")
     r.add_argument("--format", help="BCD format, e.g. XXXXXX.XX (default: from the shipped profiles)")
     r.add_argument("--signed", action="store_true", help="with --format: the top bit is a sign")
-    r.set_defaults(func=lambda args: _exit_on_error(cmd_read(load_config(args.config), args)))
+    r.set_defaults(func=lambda args: exit_on_error(cmd_read(load_config(args.config), args)))

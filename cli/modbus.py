@@ -148,9 +148,20 @@ def cmd_read(config: Config, args) -> int:
     return 0
 
 
-def _exit_on_error(code: int) -> None:
+def exit_on_error(code: int) -> None:
+    """A command's status as the process's: exit with it unless it is 0 (shared with `lingtan dlt645`)."""
     if code:
         sys.exit(code)
+
+
+def add_bus_arguments(p: argparse.ArgumentParser, bus_help: str = "bus id of that gateway") -> None:
+    """The arguments every commissioning action takes (shared with `lingtan dlt645`): the config,
+    the gateway and bus in it, the timeout."""
+    p.add_argument("--config", required=True, metavar="FILE", help="platform config file (YAML)")
+    p.add_argument("--gateway", required=True, metavar="GW", help="gateway id in the config")
+    p.add_argument("--bus", required=True, metavar="BUS", help=bus_help)
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait per request "
+                   "(default: the bus's timeout_s); no retries")
 
 
 def add_modbus_parser(sub, load_config: Callable[[str], Config]) -> None:
@@ -160,24 +171,17 @@ def add_modbus_parser(sub, load_config: Callable[[str], Config]) -> None:
                        "Stop the gateway service first when the bus is a serial line.")
     msub = m.add_subparsers(dest="modbus_command", required=True, metavar="ACTION")
 
-    def common(p):
-        p.add_argument("--config", required=True, metavar="FILE", help="platform config file (YAML)")
-        p.add_argument("--gateway", required=True, metavar="GW", help="gateway id in the config")
-        p.add_argument("--bus", required=True, metavar="BUS", help="bus id of that gateway")
-        p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait per request "
-                       "(default: the bus's timeout_s); no retries")
-
     s = msub.add_parser("scan", help="list the unit ids that answer on a bus")
-    common(s)
+    add_bus_arguments(s)
     s.add_argument("--units", default="1-247", help="unit ids to try, e.g. 1-247 or 1,2,10-20 (default 1-247)")
     s.add_argument("--all", action="store_true", help="also print the units that do not answer")
-    s.set_defaults(func=lambda args: _exit_on_error(cmd_scan(load_config(args.config), args)))
+    s.set_defaults(func=lambda args: exit_on_error(cmd_scan(load_config(args.config), args)))
 
     r = msub.add_parser("read", help="read and decode registers of one unit",
                         description="Read registers and print the raw words and the decoded value(s). "
                         "--register is the PDU address on the wire (0-based; 30001/40001-style register "
                         "numbers minus 1), decimal or 0x hex. Or --profile NAME reads the whole profile.")
-    common(r)
+    add_bus_arguments(r)
     r.add_argument("--unit", required=True, type=unit_arg, help="Modbus unit id")
     what = r.add_mutually_exclusive_group(required=True)
     what.add_argument("--register", type=register_arg, metavar="ADDR", help="first register (PDU address)")
@@ -187,4 +191,4 @@ def add_modbus_parser(sub, load_config: Callable[[str], Config]) -> None:
     r.add_argument("--type", choices=codec.TYPES, default="uint16", help="how to decode (default uint16)")
     r.add_argument("--word-order", choices=("big", "little"), default="big", help="big: high word first (default)")
     r.add_argument("--byte-order", choices=("big", "little"), default="big", help="within each word (default big)")
-    r.set_defaults(func=lambda args: _exit_on_error(cmd_read(load_config(args.config), args)))
+    r.set_defaults(func=lambda args: exit_on_error(cmd_read(load_config(args.config), args)))

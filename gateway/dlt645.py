@@ -6,7 +6,10 @@ One request is on the line at a time (the poller serialises a bus). Each request
 answer costs its bus `timeout_s × (retries + 1)` per identifier tried — and only the first
 identifier of a poll, as a dead meter's poll stops at its first unanswered request. Bytes left
 on the line from a late answer are dropped before the next request; an answer for another
-address or identifier is refused, never taken for the one asked.
+address or identifier is refused, never taken for the one asked, and so is a follow-up frame
+whose sequence number (SEQ) is not the one asked for: such a frame is a late answer (to an earlier
+follow-up request) and the client waits on for its own within the same timeout. A follow-up answer
+without a SEQ byte does not have the standard's 后续帧 format and is refused.
 """
 
 import asyncio
@@ -178,6 +181,7 @@ class Dlt645Client:
                 raise MeterUnavailable(f"bus {self.bus.id}: cannot connect to {self.where}")
             link = self._link
             link.buffer.clear()  # a late answer to an earlier request is not this one's
+            other_seq: _OtherSeq | None = None
             try:
                 await link.send(request)
                 async with asyncio.timeout(self.bus.timeout_s):
@@ -195,6 +199,12 @@ class Dlt645Client:
                             # never taken for this one; wait on for ours
                             log.debug("bus %s: %s: skipped %s", self.bus.id, what, exc)
                             continue
+                        try:
+                            _check_seq(sent, answer)
+                        except _OtherSeq as exc:  # a late follow-up of an earlier request: wait on
+                            log.debug("bus %s: %s: skipped %s", self.bus.id, what, exc)
+                            other_seq = exc
+                            continue
                         self.last_raw.append((request, raw))
                         return answer
             except codec.MeterError:
@@ -206,6 +216,8 @@ class Dlt645Client:
                 last = exc
                 if link.buffer:  # something came, but never a whole frame
                     last = codec.FrameError(f"incomplete frame {bytes(link.buffer).hex(' ').upper()}")
+                elif other_seq is not None:  # follow-ups came, never the one asked for
+                    last = other_seq
             except codec.FrameError as exc:
                 last = exc
                 log.debug("bus %s: %s refused: %s", self.bus.id, what, exc)
@@ -300,6 +312,25 @@ class Dlt645Client:
             raise ValueError(f"meter {address}: transformer ratios CT {ct:g}, VT {vt:g}: must be above 0")
         self._ratios[address] = (ct, vt, now)
         return ct, vt
+
+
+class _OtherSeq(codec.FrameError):
+    """A follow-up answer carrying another frame's SEQ: a late answer to an earlier request."""
+
+
+def _check_seq(sent: codec.Frame, answer: codec.Frame) -> None:
+    """The answer to a follow-up read (12H, DL/T 645-2007) is, by the standard's 后续帧 format, the
+    identifier DI0..DI3, the data, and last the sequence number (后续帧序号) of the frame it carries.
+    One with another SEQ is a late answer (_OtherSeq: skipped, the client waits on for its own);
+    one with nothing after the identifier has no SEQ at all, does not have that format, and is
+    refused (FrameError: the attempt is retried, then AnswerRefused). Neither is ever joined into
+    the value."""
+    if sent.function != codec.READ_FOLLOWUP:
+        return
+    if len(answer.data) <= 4:  # the identifier alone: its last byte is no SEQ
+        raise codec.FrameError(f"follow-up answer without a SEQ byte, the request asked for frame {sent.data[-1]}")
+    if answer.data[-1] != sent.data[-1]:
+        raise _OtherSeq(f"follow-up frame SEQ {answer.data[-1]}, the request asked for frame {sent.data[-1]}")
 
 
 # -- commissioning -------------------------------------------------------------------------------

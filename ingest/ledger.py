@@ -4,9 +4,11 @@ of each meter, the park-local days accounting must recompute and the gateways' c
 One transaction per flush. Rows are written in key order, so two workers whose flushes touch
 the same meters take PostgreSQL's row locks in the same order and never deadlock. Dead letters
 hold wire text made safe for every database (`dead_letter`); if the database still refuses a
-flush's dead letters (and is reachable), the rest of the flush is committed without them and
-each is tried alone: one the database refuses is logged and counted as lost, never retried
-forever, so a poison message cannot hold back the good readings around it.
+flush's dead letters (and is reachable), the flush is written again with each letter in a
+savepoint of its own: one the database refuses is rolled back alone, logged and counted as lost,
+never retried forever, so a poison message cannot hold back the good readings around it. That
+retry is one transaction too, so an outage in its middle commits nothing and the flush's next
+attempt stores each letter once.
 """
 
 import logging
@@ -105,34 +107,49 @@ class Ledger:
             if not dead or _unreachable(exc):
                 raise SinkUnavailable(f"platform database: {exc}") from exc
             log.warning("the platform database refused a flush's dead letters (%s); committing the flush "
-                        "without them and each dead letter alone", _brief(exc))
+                        "with each dead letter tried alone", _brief(exc))
         try:
-            self._write(dirty, newest, offsets, [])
+            return self._write_each(dirty, newest, offsets, dead)
         except Exception as exc:
             raise SinkUnavailable(f"platform database: {exc}") from exc
-        lost = 0
-        for letter in dead:
-            try:
-                self._write([], [], [], [letter])
-            except Exception as exc:
-                if _unreachable(exc):
-                    raise SinkUnavailable(f"platform database: {exc}") from exc
-                lost += 1
-                log.error("dead letter lost: the platform database refused it (%s); topic %s, gateway %s, "
-                          "reason: %s", _brief(exc), letter["topic"], letter["gateway"], letter["reason"][:300])
-        return lost
 
     def _write(self, dirty: list[dict], newest: list[dict], offsets: list[dict], dead: list[dict]) -> None:
         with self.engine.begin() as c:  # Core, not the ORM: ~10x less overhead per row
-            dialect = c.dialect.name
             if dead:
                 c.execute(insert(DeadLetter), dead)
-            if dirty:
-                c.execute(_upsert_dirty(dialect), dirty)
-            if newest:
-                c.execute(_newer_latest(dialect), newest)
-            if offsets:
-                c.execute(_newer_clock(dialect), offsets)
+            _write_rows(c, dirty, newest, offsets)
+
+    def _write_each(self, dirty: list[dict], newest: list[dict], offsets: list[dict], dead: list[dict]) -> int:
+        """The flush with each dead letter in a savepoint of its own, all in one transaction: a letter
+        the database refuses is rolled back alone, logged and counted (returned); an outage on the
+        way commits nothing (SinkUnavailable), so the flush's retry stores every letter once."""
+        lost = 0
+        with self.engine.begin() as c:
+            if c.dialect.name == "sqlite" and not c.connection.dbapi_connection.in_transaction:
+                # pysqlite opens its transaction only before DML; a SAVEPOINT first would commit alone
+                c.exec_driver_sql("BEGIN")
+            _write_rows(c, dirty, newest, offsets)
+            for letter in dead:
+                try:
+                    with c.begin_nested():
+                        c.execute(insert(DeadLetter), [letter])
+                except Exception as exc:
+                    if _unreachable(exc):
+                        raise
+                    lost += 1
+                    log.error("dead letter lost: the platform database refused it (%s); topic %s, gateway %s, "
+                              "reason: %s", _brief(exc), letter["topic"], letter["gateway"], letter["reason"][:300])
+        return lost
+
+
+def _write_rows(c, dirty: list[dict], newest: list[dict], offsets: list[dict]) -> None:
+    dialect = c.dialect.name
+    if dirty:
+        c.execute(_upsert_dirty(dialect), dirty)
+    if newest:
+        c.execute(_newer_latest(dialect), newest)
+    if offsets:
+        c.execute(_newer_clock(dialect), offsets)
 
 
 def safe_text(text: str, limit: int) -> str:

@@ -5,7 +5,8 @@ Each store module translates its library's exceptions into `SinkUnavailable` / `
 at its boundary; nothing above the store sees an httpx, influxdb-client or sqlite3 error.
 """
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import NamedTuple, Protocol
 
 
@@ -55,6 +56,41 @@ def windows_one_by_one(store: "TimeSeriesStore", park: str, reads: list[WindowRe
                 before = None
             got[q] = WindowSamples(before, store.series(park, r.meter, q, r.start_ms, r.end_ms), after)
         out.append(got)
+    return out
+
+
+_METERS_PER_REQUEST = 250  # meters per request for a window of up to an hour or two
+
+
+def meters_per_request(window_ms: int) -> int:
+    """Meters per request of a batch read: 250 for a live pass's hour, fewer for a catch-up over
+    many hours, so an answer stays a few MB (a meter polled every second makes 3,600 rows an hour)."""
+    return max(1, min(_METERS_PER_REQUEST, int(_METERS_PER_REQUEST * 7_200_000 / max(window_ms, 1))))
+
+
+GroupRead = Callable[[list[str], tuple[str, ...], int, int], dict[tuple[str, str], WindowSamples]]
+"""A store's read of meters sharing one window: (meters, quantities, start_ms, end_ms) to the
+WindowSamples of each (meter, quantity) it found anything of."""
+
+
+def windows_by_group(reads: list[WindowRead], look_back_ms: int,
+                     read_group: GroupRead) -> list[dict[str, WindowSamples]]:
+    """`TimeSeriesStore.read_windows` for a store that reads the meters of one window together:
+    the reads grouped by window (start, end, quantities), each group in requests of at most
+    `meters_per_request` meters, answered by `read_group`; in the order of `reads`."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, r in enumerate(reads):
+        groups[(r.start_ms, r.end_ms, r.quantities)].append(i)
+    out: list[dict[str, WindowSamples]] = [{} for _ in reads]
+    for (start_ms, end_ms, quantities), idx in groups.items():
+        if not quantities:
+            continue
+        per_request = meters_per_request(end_ms - start_ms + look_back_ms)
+        for k in range(0, len(idx), per_request):
+            chunk = idx[k:k + per_request]
+            found = read_group(sorted({reads[i].meter for i in chunk}), quantities, start_ms, end_ms)
+            for i in chunk:
+                out[i] = {q: found.get((reads[i].meter, q)) or WindowSamples(None, [], None) for q in quantities}
     return out
 
 

@@ -12,21 +12,13 @@ that have it, so LIMIT 1 finds that field's neighbour. InfluxQL has no OR of tim
 one group per window.
 """
 
-from collections import defaultdict
 from collections.abc import Callable
 
 import httpx
 
-from lingtan.store.timeseries.base import SinkUnavailable, WindowRead, WindowSamples
+from lingtan.store.timeseries.base import SinkUnavailable, WindowRead, WindowSamples, windows_by_group
 
 _FAR_MS = 9_223_372_036_854  # InfluxDB's largest timestamp, in ms: "no upper bound"
-_METERS_PER_REQUEST = 250  # meters per request for a window of up to an hour or two
-
-
-def meters_per_request(window_ms: int) -> int:
-    """Meters per request of a batch read: 250 for a live pass's hour, fewer for a catch-up over
-    many hours, so an answer stays a few MB (a meter polled every second makes 3,600 rows an hour)."""
-    return max(1, min(_METERS_PER_REQUEST, int(_METERS_PER_REQUEST * 7_200_000 / max(window_ms, 1))))
 
 
 class InfluxQLReader:
@@ -76,27 +68,12 @@ class InfluxQLReader:
 
     def read_windows(self, park: str, reads: list[WindowRead], look_back_ms: int) -> list[dict[str, WindowSamples]]:
         """See TimeSeriesStore.read_windows: one request per group of up to 250 meters sharing a window."""
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, r in enumerate(reads):
-            groups[(r.start_ms, r.end_ms, r.quantities)].append(i)
-        out: list[dict[str, WindowSamples]] = [{} for _ in reads]
-        for (start_ms, end_ms, quantities), idx in groups.items():
-            if not quantities:
-                continue
-            per_request = meters_per_request(end_ms - start_ms + look_back_ms)
-            for k in range(0, len(idx), per_request):
-                chunk = idx[k:k + per_request]
-                meters = sorted({reads[i].meter for i in chunk})
-                found = self._read_group(park, meters, quantities, start_ms, end_ms, look_back_ms)
-                for i in chunk:
-                    out[i] = {q: WindowSamples(found[1].get((reads[i].meter, q)),
-                                               found[0].get((reads[i].meter, q), []),
-                                               found[2].get((reads[i].meter, q))) for q in quantities}
-        return out
+        return windows_by_group(reads, look_back_ms, lambda meters, quantities, start_ms, end_ms: self._read_group(
+            park, meters, quantities, start_ms, end_ms, look_back_ms))
 
     def _read_group(self, park: str, meters: list[str], quantities: tuple[str, ...], start_ms: int, end_ms: int,
-                    look_back_ms: int) -> tuple[dict, dict, dict]:
-        """(samples, before, after) by (meter, quantity) for meters sharing one window."""
+                    look_back_ms: int) -> dict[tuple[str, str], WindowSamples]:
+        """What meters sharing one window hold, by (meter, quantity)."""
         # ids are restricted to [a-z0-9_-] (kernel.config), so they need no escaping in a regex
         where = f"park='{park}' AND meter=~/^({'|'.join(meters)})$/"
         fields = ",".join(f'"{q}"' for q in quantities)
@@ -118,7 +95,8 @@ class InfluxQLReader:
         n = len(quantities)
         before = self._firsts(results[1:1 + n], quantities)
         after = self._firsts(results[1 + n:1 + 2 * n], quantities)
-        return samples, before, after
+        return {key: WindowSamples(before.get(key), samples.get(key, []), after.get(key))
+                for key in samples.keys() | before.keys() | after.keys()}
 
     @staticmethod
     def _firsts(results: list[dict], quantities: tuple[str, ...]) -> dict[tuple[str, str], tuple[int, float]]:

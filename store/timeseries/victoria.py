@@ -19,8 +19,7 @@ from collections import defaultdict
 
 import httpx
 
-from lingtan.store.timeseries.base import SinkUnavailable, WindowRead, WindowSamples
-from lingtan.store.timeseries.influxql import meters_per_request
+from lingtan.store.timeseries.base import SinkUnavailable, WindowRead, WindowSamples, windows_by_group
 
 _DAY_MS = 86_400_000
 _WINDOWS_MS = (_DAY_MS, 35 * _DAY_MS, 400 * _DAY_MS, 40 * 366 * _DAY_MS)  # widening search for a neighbour
@@ -68,22 +67,12 @@ class VictoriaReader:
 
     def read_windows(self, park: str, reads: list[WindowRead], look_back_ms: int) -> list[dict[str, WindowSamples]]:
         """See TimeSeriesStore.read_windows: a few exports per group of meters sharing a window."""
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, r in enumerate(reads):
-            groups[(r.start_ms, r.end_ms, r.quantities)].append(i)
-        out: list[dict[str, WindowSamples]] = [{} for _ in reads]
-        for (start_ms, end_ms, quantities), idx in groups.items():
-            if not quantities:
-                continue
-            per_request = meters_per_request(end_ms - start_ms + look_back_ms)
-            for k in range(0, len(idx), per_request):
-                self._read_group(park, reads, idx[k:k + per_request], start_ms, end_ms, quantities, look_back_ms, out)
-        return out
+        return windows_by_group(reads, look_back_ms, lambda meters, quantities, start_ms, end_ms: self._read_group(
+            park, meters, quantities, start_ms, end_ms, look_back_ms))
 
-    def _read_group(self, park: str, reads: list[WindowRead], idx: list[int], start_ms: int, end_ms: int,
-                    quantities: tuple[str, ...], look_back_ms: int, out: list[dict[str, WindowSamples]]) -> None:
-        """Reads `idx` (one window) into out."""
-        meters = sorted({reads[i].meter for i in idx})
+    def _read_group(self, park: str, meters: list[str], quantities: tuple[str, ...], start_ms: int, end_ms: int,
+                    look_back_ms: int) -> dict[tuple[str, str], WindowSamples]:
+        """What meters sharing one window hold, by (meter, quantity)."""
         inside = (self._export_many(park, meters, quantities, start_ms, end_ms - 1) if end_ms > start_ms else {})
         back = self._export_many(park, meters, quantities, start_ms - look_back_ms, start_ms - 1)
         after: dict[tuple[str, str], tuple[int, float]] = {}
@@ -102,15 +91,14 @@ class VictoriaReader:
             missing = {q: [m for m in meters if (m, q) not in after] for q in quantities}
             if not any(missing.values()):
                 break
-        for i in idx:
-            m = reads[i].meter
-            got = {}
+        out = {}
+        for m in meters:
             for q in quantities:
                 b = back.get((m, q))
                 t = max(b) if b else None
-                got[q] = WindowSamples((t, b[t]) if b else None, sorted(inside.get((m, q), {}).items()),
-                                       after.get((m, q)))
-            out[i] = got
+                out[(m, q)] = WindowSamples((t, b[t]) if b else None, sorted(inside.get((m, q), {}).items()),
+                                            after.get((m, q)))
+        return out
 
     def series(self, park: str, meter: str, quantity: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
         if end_ms <= start_ms:

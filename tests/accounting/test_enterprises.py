@@ -30,30 +30,21 @@ from lingtan.accounting.tou import (
     tou_by_enterprise,
     tou_split,
 )
-from lingtan.kernel.park import Park
+from tests.support.parks import demo_park
+from tests.support.parks import park_meter as meter
 
-
-def meter(mid, carrier, role, boundary, **extra):
-    return {"id": mid, "carrier": carrier, "role": role, "boundary": boundary, "gateway": "gw",
-            "modbus": {"bus": "b", "unit": 1}, "profile": "eastron_sdm630", **extra}
-
-
-PARK = Park.model_validate({
-    "id": "demo", "name": "Demo",
-    "enterprises": [{"id": "acme", "name": "Acme"}, {"id": "beta", "name": "Beta"}],
-    "meters": [
-        meter("grid", "electricity", "grid", True),
-        meter("green", "electricity", "green_direct", True),
-        meter("pv1", "electricity", "pv", False),
-        meter("gas", "natural_gas", "supply", True),
-        meter("acme-el", "electricity", "enterprise", False, enterprise="acme"),
-        meter("acme-line", "electricity", "load", False, parent="acme-el"),  # inside acme-el: not again
-        meter("acme-gas", "natural_gas", "load", False, parent="acme-el"),  # acme's by its parent
-        meter("beta-el", "electricity", "enterprise", False, enterprise="beta"),
-        meter("beta-el2", "electricity", "enterprise", False, enterprise="beta"),
-        meter("public", "electricity", "load", False),
-    ],
-})
+PARK = demo_park([
+    meter("grid", "electricity", "grid", True),
+    meter("green", "electricity", "green_direct", True),
+    meter("pv1", "electricity", "pv", False),
+    meter("gas", "natural_gas", "supply", True),
+    meter("acme-el", "electricity", "enterprise", False, enterprise="acme"),
+    meter("acme-line", "electricity", "load", False, parent="acme-el"),  # inside acme-el: not again
+    meter("acme-gas", "natural_gas", "load", False, parent="acme-el"),  # acme's by its parent
+    meter("beta-el", "electricity", "enterprise", False, enterprise="beta"),
+    meter("beta-el2", "electricity", "enterprise", False, enterprise="beta"),
+    meter("public", "electricity", "load", False),
+])
 
 TOTALS = {
     "grid": {"energy_import_kwh": 1000.0, "energy_export_kwh": 100.0},
