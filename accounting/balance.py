@@ -139,7 +139,7 @@ class ParkBalance:
     water_m3: float
     generation_aux_kwh: float  # drawn by generators from the park network (already in consumption)
     submetered_kwh: float  # top-level electricity sub-meters (enterprises and loads)
-    by_enterprise: dict[str, dict[str, float]]
+    by_enterprise: dict[str, dict[str, float]]  # counter sums of each enterprise's counted meters (counted_meters)
     completeness: float  # energy-weighted over boundary meters, 0..1
     flags: frozenset[BalanceFlag] = field(default_factory=frozenset)
 
@@ -174,6 +174,29 @@ _FUEL_CARRIERS = {
 }
 
 
+def counted_meters(park: Park) -> dict[str, str]:
+    """{meter id: enterprise id} of the meters that measure an enterprise's own use.
+
+    A meter belongs to enterprise E when it or a meter above it (via `parent`) names E. It is
+    counted unless a meter above it of the same carrier belongs to E too (that one already
+    measures it). Boundary meters are the park's, never an enterprise's.
+    """
+    meters = {m.id: m for m in park.meters}
+
+    def above(m):
+        while m.parent:
+            m = meters[m.parent]
+            yield m
+
+    owners = {m.id: next((x.enterprise for x in (m, *above(m)) if x.enterprise is not None), None)
+              for m in park.meters}
+    return {
+        m.id: owners[m.id] for m in park.meters
+        if owners[m.id] is not None and not m.boundary
+        and not any(p.carrier is m.carrier and owners[p.id] == owners[m.id] and not p.boundary for p in above(m))
+    }
+
+
 def park_balance(
     park: Park,
     totals: Mapping[str, Mapping[str, float]],
@@ -196,6 +219,7 @@ def park_balance(
     heat_in: list[HeatFlow] = []
     heat_out: list[HeatFlow] = []
     by_enterprise: dict[str, dict[str, float]] = {}
+    owners = counted_meters(park)  # a sub-meter below its enterprise's own meter is counted there
     weight = weighted = 0.0
 
     for meter_id, q in totals.items():
@@ -222,8 +246,8 @@ def park_balance(
         elif m.role is Role.SUPPLY:
             water += _carrier_flows(m, q, boundary_fuels, heat_in, heat_out)
         else:  # enterprise / load sub-meter
-            if m.enterprise is not None:
-                acc = by_enterprise.setdefault(m.enterprise, {})
+            if meter_id in owners:
+                acc = by_enterprise.setdefault(owners[meter_id], {})
                 for name, value in q.items():
                     acc[name] = acc.get(name, 0.0) + value
             top = m.parent is None or meters[m.parent].boundary

@@ -23,7 +23,7 @@ from datetime import date
 
 from lingtan.accounting.account import Account
 from lingtan.accounting.activity import Activity, ActivityError, EnterpriseActivity, Heat, HeatFlow
-from lingtan.accounting.balance import _FUEL_CARRIERS
+from lingtan.accounting.balance import _FUEL_CARRIERS, counted_meters
 from lingtan.accounting.emissions import emissions
 from lingtan.accounting.energy import energy_use, period_factor
 from lingtan.kernel.park import Carrier, Park
@@ -234,29 +234,6 @@ def _check_enterprise_fuels(acct: Account) -> None:
                                     "enterprise's fuel is part of the park's (give the park total under fuels)")
 
 
-def counted_meters(park: Park) -> dict[str, str]:
-    """{meter id: enterprise id} of the meters that measure an enterprise's own use.
-
-    A meter belongs to enterprise E when it or a meter above it (via `parent`) names E. It is
-    counted unless a meter above it of the same carrier belongs to E too (that one already
-    measures it). Boundary meters are the park's, never an enterprise's.
-    """
-    meters = {m.id: m for m in park.meters}
-
-    def above(m):
-        while m.parent:
-            m = meters[m.parent]
-            yield m
-
-    owners = {m.id: next((x.enterprise for x in (m, *above(m)) if x.enterprise is not None), None)
-              for m in park.meters}
-    return {
-        m.id: owners[m.id] for m in park.meters
-        if owners[m.id] is not None and not m.boundary
-        and not any(p.carrier is m.carrier and owners[p.id] == owners[m.id] and not p.boundary for p in above(m))
-    }
-
-
 def metered_enterprises(
     park: Park,
     totals: Mapping[str, Mapping[str, float]],
@@ -295,9 +272,13 @@ def metered_enterprises(
         w = weights.setdefault(eid, [0.0, 0.0])
         w[0] += size
         w[1] += size * (completeness or {}).get(mid, 1.0)
-    out = dict(base)  # an enterprise without meters keeps what was entered for it
+    names = {e.id: e.name for e in park.enterprises}
+    # an enterprise without meters keeps what was entered for it; entered data naming no
+    # enterprise (value added, a 重点用能单位 declaration) keep the park's name for it
+    out = {eid: e if e.name or eid not in names else e.model_copy(update={"name": names[eid]})
+           for eid, e in base.items()}
     for eid, f in flows.items():
-        entered = base.get(eid) or EnterpriseActivity(name=next((e.name for e in park.enterprises if e.id == eid), ""))
+        entered = out.get(eid) or EnterpriseActivity(name=names.get(eid, ""))
         w = weights[eid]
         out[eid] = entered.model_copy(update={**f, "completeness": 1.0 if w[0] == 0 else w[1] / w[0]})
     return dict(sorted(out.items()))

@@ -141,8 +141,9 @@ def evaluate_indicator(
     if ind.comparator is Comparator.INFO:
         return result(Status.NOT_APPLICABLE, value, "requirement stated without a figure to check")
     if target is None:
-        why = (f"no target applies (energy {tier_energy:.0f} tce, park type {a.park_type}, horizon {horizon}, "
-               f"variant {variant})")
+        given = [f"energy {tier_energy:.0f} tce", f"park type {a.park_type}"]
+        given += [f"{k} {v}" for k, v in (("horizon", horizon), ("variant", variant)) if v is not None]
+        why = f"no target applies ({', '.join(given)})"
         return result(Status.NOT_APPLICABLE, value, why)
     if value is None:
         return result(Status.INSUFFICIENT_DATA, None, missing)

@@ -7,7 +7,9 @@ exist, so a key learns nothing about parks that are not its own).
 An enterprise credential (bound to enterprises of its one park, docs/api.md) may use only the
 routes of its enterprises, those with an `{enterprise_id}` in their path, and the session:
 every other route answers 404, a park route exactly as for a park that does not exist, and
-another enterprise exactly as an enterprise that does not exist.
+another enterprise exactly as an enterprise that does not exist. Two park routes are shared
+(`SharedReader`, `SharedPark`: the park list and the park itself): they answer an enterprise
+credential too, with only its own share of the park (lingtan.api.routes.parks).
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -109,14 +111,19 @@ def still_allowed(ctx: Context, request: Request, park_id: str, scope: Scope = S
             and principal.enterprises is None)  # the routes that re-check (the stream) are park-wide
 
 
-def _require(scope: Scope) -> Callable[..., Principal]:
+def require(scope: Scope, shared: bool = False) -> Callable[..., Principal]:
+    """The dependency that admits a caller holding `scope`. An enterprise credential is admitted
+    only to its enterprises' routes (an `{enterprise_id}` in the path), and to `shared` routes,
+    which answer it with its own share of the park; anywhere else it gets the 404 of a park (or
+    a route) that does not exist."""
     def dependency(principal: PrincipalDep, request: Request) -> Principal:
-        if principal.enterprises is not None and "enterprise_id" not in request.path_params:
+        if principal.enterprises is not None and not shared and "enterprise_id" not in request.path_params:
             park_id = request.path_params.get("park_id")
             if park_id is not None:
                 raise HTTPException(404, f"park_id = {park_id!r}: no such park")
             raise HTTPException(404, "an enterprise credential may use only its enterprises' routes "
-                                "(/api/v1/parks/{park_id}/enterprises/{enterprise_id}...) and /api/v1/session")
+                                "(/api/v1/parks/{park_id}/enterprises/{enterprise_id}...), its park "
+                                "(/api/v1/parks, /api/v1/parks/{park_id}) and /api/v1/session")
         if not principal.can(scope):
             raise HTTPException(403, f"this credential lacks scope {scope.value!r} "
                                 f"(it has {sorted(s.value for s in principal.scopes)})")
@@ -124,9 +131,10 @@ def _require(scope: Scope) -> Callable[..., Principal]:
     return dependency
 
 
-Reader = Annotated[Principal, Depends(_require(Scope.READ))]
-Writer = Annotated[Principal, Depends(_require(Scope.WRITE))]
-Admin = Annotated[Principal, Depends(_require(Scope.ADMIN))]
+Reader = Annotated[Principal, Depends(require(Scope.READ))]
+Writer = Annotated[Principal, Depends(require(Scope.WRITE))]
+Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
+SharedReader = Annotated[Principal, Depends(require(Scope.READ, shared=True))]  # enterprise credentials too
 
 ParkId = Annotated[str, Path(description="park id", max_length=64)]
 
@@ -154,5 +162,10 @@ def write_park(ctx: CtxDep, principal: Writer, park_id: ParkId, request: Request
     return _park(ctx, principal, park_id, request)
 
 
+def read_shared_park(ctx: CtxDep, principal: SharedReader, park_id: ParkId, request: Request) -> Park:
+    return _park(ctx, principal, park_id, request)
+
+
 ReadPark = Annotated[Park, Depends(read_park)]
 WritePark = Annotated[Park, Depends(write_park)]
+SharedPark = Annotated[Park, Depends(read_shared_park)]  # a park route an enterprise credential may read too

@@ -46,8 +46,10 @@ class Column:
         return self.zh if lang == "zh" else self.en
 
 
-def language(accept_language: str | None) -> Lang:
-    """zh or en, whichever Accept-Language prefers (RFC 9110 quality values); en when it names neither."""
+def language(accept_language: str | None, fmt: str = "xlsx") -> Lang:
+    """zh or en, whichever Accept-Language prefers (RFC 9110 quality values). When it names
+    neither: CSV, the machine format, keeps its English column keys (start_utc, grid_import_kwh);
+    XLSX, for people, is in Chinese, the platform's language (as the reports and the dashboard)."""
     named: list[tuple[float, int, Lang]] = []
     for i, part in enumerate((accept_language or "")[:1000].split(",")):  # the first 1000 characters are plenty
         tag, _, params = part.strip().partition(";")
@@ -60,7 +62,7 @@ def language(accept_language: str | None) -> Lang:
         lang: Lang | None = "zh" if tag.startswith("zh") else "en" if tag.startswith("en") else None
         if lang and q > 0:
             named.append((q, -i, lang))  # equal weights: the first named wins
-    return max(named)[2] if named else "en"
+    return max(named)[2] if named else ("en" if fmt == "csv" else "zh")
 
 
 def table_response(columns: Sequence[Column], rows: list[Sequence[Any]], fmt: Format, filename: str,

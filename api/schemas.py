@@ -69,12 +69,14 @@ class ParkOut(Out):
     timezone: str
     framework: str
     park_type: str
+    base_year: int | None = None  # the declared base year figures are compared with (compare=base_year)
     enterprises: list[EnterpriseOut]
     meter_count: int
 
     @classmethod
     def of(cls, p: Park) -> "ParkOut":
         return cls(id=p.id, name=p.name, timezone=p.timezone, framework=p.framework, park_type=p.park_type,
+                   base_year=p.base_year,
                    enterprises=[EnterpriseOut(id=e.id, name=e.name, industry=e.industry) for e in p.enterprises],
                    meter_count=len(p.meters))
 
@@ -136,7 +138,7 @@ class GatewayOut(Out):
 
 class EnterpriseDetail(EnterpriseOut):
     meters: list[str]
-    today: dict[str, float] = Field(description="today's energy per counter over its top-level meters, counter units")
+    today: dict[str, float] = Field(description="today's energy per counter over its counted meters, counter units")
 
 
 # -- realtime ---------------------------------------------------------------------------
@@ -376,3 +378,5 @@ class SessionOut(Out):
     name: str
     parks: list[str] | None = Field(description="null: every park")
     scopes: list[str]
+    enterprises: list[str] | None = Field(None, description="null: the whole of its parks; else the enterprises "
+                                          "(of its one park) this credential is bound to")

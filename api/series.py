@@ -1,9 +1,10 @@
 """Energy series from the interval table, rolled up into park-local 15-minute, hour, day or month
 buckets, for one meter, one enterprise or the whole park.
 
-A meter's series is its counters' energy. An enterprise's is the sum of its top-level meters
-(sub-meters of its own meters are not counted twice). The park's goes through the accounting
-core bucket by bucket (energy balance, tce, CO2), so a series adds up to the realtime figures.
+A meter's series is its counters' energy. An enterprise's is the sum of the meters the enterprise
+account counts for it (`counted_meters`: a sub-meter below its own meter is not counted twice).
+The park's goes through the accounting core bucket by bucket (energy balance, tce, CO2), so a
+series adds up to the realtime figures.
 """
 
 from collections import defaultdict
@@ -14,6 +15,7 @@ from fastapi import HTTPException
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from lingtan.accounting.balance import counted_meters
 from lingtan.accounting.figures import park_figures
 from lingtan.api import carbon, schemas
 from lingtan.kernel.localtime import PeriodKind, days_bounds, label, month_spans, next_first_day
@@ -64,6 +66,10 @@ def buckets(park: Park, step: str, first: date, last: date) -> list[Bucket]:
     return out
 
 
+def no_enterprise(park: Park, ident: str | None) -> str:
+    return f"id = {ident!r}: no enterprise of park {park.id!r}"
+
+
 def scope_meters(park: Park, scope: str, ident: str) -> list:
     if scope == "meter":
         try:
@@ -71,11 +77,9 @@ def scope_meters(park: Park, scope: str, ident: str) -> list:
         except KeyError:
             raise HTTPException(404, f"id = {ident!r}: no meter of park {park.id!r}") from None
     if scope == "enterprise":
-        mine = [m for m in park.meters if m.enterprise == ident]
         if not any(e.id == ident for e in park.enterprises):
-            raise HTTPException(404, f"id = {ident!r}: no enterprise of park {park.id!r}")
-        ids = {m.id for m in mine}
-        return [m for m in mine if m.parent not in ids]
+            raise HTTPException(404, no_enterprise(park, ident))
+        return [park.meter(m) for m, owner in counted_meters(park).items() if owner == ident]
     return list(park.meters)
 
 

@@ -131,6 +131,9 @@ class Park(Frozen):
     timezone: str = "Asia/Shanghai"
     framework: Ident = "national"
     park_type: str = Field("non_chemical", pattern=r"^(chemical|non_chemical)$")
+    # The year later years are compared with (the Jiangxi plan's 基准年; a park's application names
+    # its own). None: comparisons are with the previous year only.
+    base_year: int | None = Field(None, ge=2000, le=2100)
     enterprises: list[Enterprise] = []
     meters: list[Meter]
 

@@ -3,14 +3,16 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from lingtan.api import live, schemas, series
-from lingtan.api.deps import CtxDep, ReadPark, SessionDep
+from lingtan.api.auth import Scope
+from lingtan.api.deps import CtxDep, ParkId, PrincipalDep, ReadPark, SessionDep, read_park, require
 from lingtan.api.etag import cached_response
 from lingtan.api.routes import NOT_MODIFIED, PARK_ERRORS
 from lingtan.kernel.contract import IDENT
 from lingtan.kernel.localtime import local_day
+from lingtan.kernel.park import Park
 
 router = APIRouter(tags=["carbon"], responses={**PARK_ERRORS, **NOT_MODIFIED})
 
@@ -48,8 +50,31 @@ def series_of(ctx, park, session, scope, id, step, first, last) -> schemas.Serie
     return series.series(session, park, scope, ident, step, first, last)
 
 
+_read = require(Scope.READ)  # deps' check of every other park route (scope, enterprise binding)
+
+
+def series_park(ctx: CtxDep, principal: PrincipalDep, park_id: ParkId, request: Request) -> Park:
+    """`ReadPark` for the series routes (GET /series and GET /exports/series), enterprises' routes
+    too: an enterprise credential (lingtan.api.deps) may read `scope=enterprise` for its own
+    enterprises. Any other enterprise
+    answers 404 exactly as one that does not exist, and the park-wide scopes exactly as a park
+    that does not exist."""
+    if principal.enterprises is None or request.query_params.get("scope") != "enterprise":
+        return read_park(ctx, _read(principal, request), park_id, request)
+    if not principal.can(Scope.READ):
+        has = sorted(s.value for s in principal.scopes)
+        raise HTTPException(403, f"this credential lacks scope 'read' (it has {has})")
+    park = ctx.parks.get(park_id)
+    if park is None or not principal.sees(park_id):
+        raise HTTPException(404, f"park_id = {park_id!r}: no such park")
+    ident = request.query_params.get("id")
+    if ident not in principal.enterprises:
+        raise HTTPException(404, series.no_enterprise(park, ident))
+    return park
+
+
 @router.get("/parks/{park_id}/series", response_model=schemas.SeriesOut)
-def get_series(request: Request, ctx: CtxDep, park: ReadPark, session: SessionDep,
+def get_series(request: Request, ctx: CtxDep, park: Annotated[Park, Depends(series_park)], session: SessionDep,
                scope: Annotated[schemas.SeriesScope, Query(description="park, enterprise or meter")] = "park",
                id: Annotated[str | None, Query(description="enterprise or meter id (not for scope park)",
                                                max_length=64, pattern=IDENT)] = None,

@@ -29,10 +29,11 @@ _RETRY = {"Retry-After": {"required": True, "schema": {"type": "integer"}, "desc
                 "description": "this key's or user's requests per minute are used up; see Retry-After",
                 "headers": _RETRY}})
 def whoami(principal: PrincipalDep) -> schemas.SessionOut:
-    """The caller: key, user or demo mode, with its parks and scopes."""
+    """The caller: key, user or demo mode, with its parks and scopes (and the enterprises it is bound to)."""
     return schemas.SessionOut(kind=principal.kind, name=principal.name,
                               parks=None if principal.parks is None else sorted(principal.parks),
-                              scopes=sorted(s.value for s in principal.scopes))
+                              scopes=sorted(s.value for s in principal.scopes),
+                              enterprises=None if principal.enterprises is None else sorted(principal.enterprises))
 
 
 @router.post("/session", response_model=schemas.SessionOut, tags=["session"], responses={

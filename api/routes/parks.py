@@ -1,4 +1,9 @@
-"""Parks, their enterprises, meters (with reading age and status) and gateways (derived health)."""
+"""Parks, their enterprises, meters (with reading age and status) and gateways (derived health).
+
+The park list and the park itself answer an enterprise credential too (lingtan.api.deps,
+`SharedReader`), with only its share: its park, and in it only its own enterprises and the number
+of their meters. It learns neither the other tenants' names nor any park-wide figure (docs/api.md).
+"""
 
 from typing import Annotated
 
@@ -6,10 +11,13 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import TypeAdapter
 from sqlalchemy import select
 
+from lingtan.accounting.balance import counted_meters
 from lingtan.api import carbon, schemas
-from lingtan.api.deps import CtxDep, Reader, ReadPark, SessionDep
+from lingtan.api.auth import Principal
+from lingtan.api.deps import CtxDep, ReadPark, SessionDep, SharedPark, SharedReader
 from lingtan.api.routes import AUTH_ERRORS, NOT_MODIFIED, PARK_ERRORS, encoded
 from lingtan.kernel.localtime import local_day
+from lingtan.kernel.park import Park
 from lingtan.store.models import GatewayClock, Latest
 from lingtan.store.timeutil import aware
 
@@ -17,15 +25,27 @@ router = APIRouter(tags=["parks"], responses=NOT_MODIFIED)
 _METERS = TypeAdapter(list[schemas.MeterOut])
 
 
+def _park_out(park: Park, principal: Principal) -> schemas.ParkOut:
+    """The park as this credential may see it: an enterprise credential, only its enterprises."""
+    out = schemas.ParkOut.of(park)
+    if principal.enterprises is None:
+        return out
+    mine = principal.enterprises
+    owners = _owners(park)
+    return out.model_copy(update={"enterprises": [e for e in out.enterprises if e.id in mine],
+                                  "meter_count": sum(owners.get(m.id) in mine for m in park.meters)})
+
+
 @router.get("/parks", response_model=list[schemas.ParkOut], responses=AUTH_ERRORS)
-def list_parks(ctx: CtxDep, principal: Reader) -> list[schemas.ParkOut]:
-    """The parks this credential may see."""
-    return [schemas.ParkOut.of(p) for p in ctx.parks.values() if principal.sees(p.id)]
+def list_parks(ctx: CtxDep, principal: SharedReader) -> list[schemas.ParkOut]:
+    """The parks this credential may see (an enterprise credential: its park, with only its enterprises)."""
+    return [_park_out(p, principal) for p in ctx.parks.values() if principal.sees(p.id)]
 
 
 @router.get("/parks/{park_id}", response_model=schemas.ParkOut, responses=PARK_ERRORS)
-def get_park(park: ReadPark) -> schemas.ParkOut:
-    return schemas.ParkOut.of(park)
+def get_park(park: SharedPark, principal: SharedReader) -> schemas.ParkOut:
+    """The park (an enterprise credential: with only its own enterprises and the count of their meters)."""
+    return _park_out(park, principal)
 
 
 def _meters(ctx, park, session) -> list[schemas.MeterOut]:
@@ -83,22 +103,38 @@ def _gateways(meters: list[schemas.MeterOut]) -> list[schemas.GatewayOut]:
 @router.get("/parks/{park_id}/enterprises", response_model=list[schemas.EnterpriseDetail], tags=["enterprises"],
             responses=PARK_ERRORS)
 def list_enterprises(ctx: CtxDep, park: ReadPark, session: SessionDep) -> list[schemas.EnterpriseDetail]:
-    """Enterprises with their meters and today's energy (top-level meters only, no double counting)."""
+    """Enterprises with their meters and today's energy over their counted meters (the accounting's
+    `counted_meters`: a sub-meter below its enterprise's own meter of the same carrier is not counted
+    twice)."""
     now = ctx.clock()
     today = local_day(now, park.zone)
     totals, _ = carbon.meter_totals(session, park, today, today)
+    owners, counted = _owners(park), counted_meters(park)
     out = []
     for e in park.enterprises:
-        mine = [m for m in park.meters if m.enterprise == e.id]
-        ids = {m.id for m in mine}
         energy: dict[str, float] = {}
-        for m in mine:
-            if m.parent in ids:
+        for m in park.meters:
+            if counted.get(m.id) != e.id:
                 continue
             for q, v in totals.get(m.id, {}).items():
                 energy[q] = energy.get(q, 0.0) + v
-        out.append(schemas.EnterpriseDetail(id=e.id, name=e.name, industry=e.industry,
-                                            meters=[m.id for m in mine], today=energy))
+        meters = [m.id for m in park.meters if owners.get(m.id) == e.id]
+        out.append(schemas.EnterpriseDetail(id=e.id, name=e.name, industry=e.industry, meters=meters, today=energy))
+    return out
+
+
+def _owners(park: Park) -> dict[str, str]:
+    """{meter id: enterprise id} of every meter of an enterprise, counted or below a counted one: by
+    `counted_meters`' rule, the meter's own enterprise or the nearest one above it; never a
+    boundary meter."""
+    meters = {m.id: m for m in park.meters}
+    out = {}
+    for m in park.meters:
+        x = m
+        while x.enterprise is None and x.parent:
+            x = meters[x.parent]
+        if x.enterprise is not None and not m.boundary:
+            out[m.id] = x.enterprise
     return out
 
 

@@ -4,33 +4,24 @@ import pytest
 
 from lingtan.accounting.activity import Activity, Electricity
 from lingtan.accounting.balance import BalanceError, BalanceFlag, park_balance, split_electricity
-from lingtan.kernel.park import Park
+from tests.support.parks import demo_park
+from tests.support.parks import park_meter as meter
 
-
-def meter(mid, carrier, role, boundary, **extra):
-    return {"id": mid, "carrier": carrier, "role": role, "boundary": boundary, "gateway": "gw",
-            "modbus": {"bus": "b", "unit": 1}, "profile": "generic_float32", **extra}
-
-
-PARK = Park.model_validate({
-    "id": "demo", "name": "Demo",
-    "enterprises": [{"id": "acme", "name": "Acme"}, {"id": "beta", "name": "Beta"}],
-    "meters": [
-        meter("grid", "electricity", "grid", True),
-        meter("green", "electricity", "green_direct", True),
-        meter("pv1", "electricity", "pv", False),
-        meter("wind1", "electricity", "wind", False),
-        meter("bess", "electricity", "storage", False),
-        meter("gas", "natural_gas", "supply", True),
-        meter("steam", "heat", "supply", True),
-        meter("bio-heat", "heat", "supply", True, non_fossil=True),
-        meter("water", "water", "supply", True),
-        meter("acme-el", "electricity", "enterprise", False, enterprise="acme"),
-        meter("acme-line", "electricity", "enterprise", False, enterprise="acme", parent="acme-el"),
-        meter("beta-el", "electricity", "enterprise", False, enterprise="beta"),
-        meter("beta-diesel", "diesel", "enterprise", False, enterprise="beta"),
-    ],
-})
+PARK = demo_park([
+    meter("grid", "electricity", "grid", True),
+    meter("green", "electricity", "green_direct", True),
+    meter("pv1", "electricity", "pv", False),
+    meter("wind1", "electricity", "wind", False),
+    meter("bess", "electricity", "storage", False),
+    meter("gas", "natural_gas", "supply", True),
+    meter("steam", "heat", "supply", True),
+    meter("bio-heat", "heat", "supply", True, non_fossil=True),
+    meter("water", "water", "supply", True),
+    meter("acme-el", "electricity", "enterprise", False, enterprise="acme"),
+    meter("acme-line", "electricity", "enterprise", False, enterprise="acme", parent="acme-el"),
+    meter("beta-el", "electricity", "enterprise", False, enterprise="beta"),
+    meter("beta-diesel", "diesel", "enterprise", False, enterprise="beta"),
+])
 
 TOTALS = {
     "grid": {"energy_import_kwh": 1000.0, "energy_export_kwh": 100.0},
@@ -61,7 +52,7 @@ def test_flows_by_role():
     assert [h.gj for h in b.heat.exports] == [5]
     assert b.water_m3 == 77
     assert b.submetered_kwh == 1300  # acme-line is below acme-el
-    assert b.by_enterprise["acme"]["energy_import_kwh"] == 1000
+    assert b.by_enterprise["acme"]["energy_import_kwh"] == 700  # acme-line is below acme-el, counted there
 
 
 def test_consumption_and_split():
@@ -107,3 +98,11 @@ def test_bad_completeness_is_refused():
 def test_storage_gain_is_flagged():
     b = park_balance(PARK, {"bess": {"energy_import_kwh": 10.0, "energy_export_kwh": 12.0}})
     assert BalanceFlag.STORAGE_GAIN in b.flags
+
+
+def test_by_enterprise_counts_a_sub_meter_naming_its_enterprise_once():
+    # acme-line names acme and hangs below acme-el, which names acme too: acme-el already measures
+    # it, so acme used 700 kWh, not 700 + 300 (the enterprise account counts it the same way)
+    b = park_balance(PARK, TOTALS)
+    assert b.by_enterprise["acme"] == {"energy_import_kwh": 700}
+    assert b.by_enterprise["beta"] == {"energy_import_kwh": 600, "fuel_kg": 2500}

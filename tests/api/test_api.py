@@ -210,7 +210,7 @@ def test_exports_csv_and_xlsx(platform):
     assert r.headers["content-disposition"] == f'attachment; filename="{name}"; filename*=UTF-8\'\'{name}'
     sheet = load_workbook(io.BytesIO(r.content)).active
     table = list(sheet.values)
-    assert table[0][:3] == ("framework", "year", "id") and table[1][2] == "carbon_per_energy"
+    assert table[0][:3] == ("评价体系", "年份", "指标编号") and table[1][2] == "carbon_per_energy"  # XLSX: zh
     assert c.get(f"/api/v1/parks/{PARK}/exports/series", params={"format": "pdf"}).status_code == 422
 
 

@@ -18,7 +18,8 @@ from tests.support import wait_for
 from tests.support.api import NOW, OTHER, PARK, make_platform
 
 # liveness, log in / out, and the dashboard's HTML shell (it holds no data; the data needs a login)
-PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/session"), ("DELETE", "/api/v1/session"), ("GET", "/")}
+PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/session"), ("DELETE", "/api/v1/session"), ("GET", "/"),
+          ("GET", "/favicon.ico")}  # the dashboard and its icon are public
 # routes that are not API routes: the spec, its browser, and the dashboard's static files
 NON_API = {"/api/v1/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"}
 NEEDS = {  # the scope each non-read route needs
@@ -26,8 +27,12 @@ NEEDS = {  # the scope each non-read route needs
     ("GET", "/api/v1/parks/{park_id}/audit"): "admin",
     ("GET", "/api/v1/dead-letters"): "admin",
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/ack"): "write",
+    ("POST", "/api/v1/parks/{park_id}/enterprises/{enterprise_id}/reports/keu-monthly/{month}/submit"): "write",
 }
-PATH_VALUES = {"meter_id": "grid-main", "enterprise_id": "ent-a", "year": "2026", "framework_id": "national"}
+PATH_VALUES = {"meter_id": "grid-main", "enterprise_id": "ent-a", "year": "2026", "framework_id": "national",
+               "kind": "park-monthly", "month": "2026-05"}
+# the park routes an enterprise credential may read too, cut to its own share (lingtan.api.deps SharedReader)
+SHARED = {("GET", "/api/v1/parks"), ("GET", "/api/v1/parks/{park_id}")}
 BODIES = {"PUT": {"economy": {"industrial_value_added_wan_yuan": 1000}}, "POST": {}}
 
 
@@ -166,7 +171,8 @@ def test_dashboard_login_sets_a_strict_httponly_cookie_and_logout_ends_it(platfo
     assert c.post("/api/v1/session", json={"username": "li", "password": "wrong password!"}).status_code == 401
     assert c.post("/api/v1/session", json={"username": "nobody", "password": "whatever123"}).status_code == 401
     r = c.post("/api/v1/session", json={"username": "li", "password": "correct horse battery"})
-    assert r.status_code == 200 and r.json() == {"kind": "user", "name": "li", "parks": [PARK], "scopes": ["read"]}
+    assert r.status_code == 200 and r.json() == {"kind": "user", "name": "li", "parks": [PARK], "scopes": ["read"],
+                                                   "enterprises": None}
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
     token = c.cookies[SESSION_COOKIE]
@@ -249,6 +255,11 @@ def test_an_enterprise_credential_sees_only_its_enterprise_on_every_route(platfo
             r = call(client, method, url(path, PARK))
             if (method, path) == ("GET", "/api/v1/session"):  # who am I: allowed
                 assert r.status_code == 200 and r.json()["parks"] == [PARK], (kind, r.text)
+            elif (method, path) in SHARED:  # its park, with only its own enterprise (test_api_enterprises.py)
+                assert r.status_code == 200 and "ent-b" not in r.text, (kind, path, r.text)
+                if "{park_id}" in path:  # another park still exactly as one that does not exist
+                    foreign = call(client, method, url(path, OTHER))
+                    assert foreign.status_code == 404 and "no such park" in foreign.json()["detail"], (kind, path)
             elif "{enterprise_id}" in path:
                 assert r.status_code < 400, (kind, method, path, r.status_code, r.text)  # its own enterprise
                 other = call(client, method, url(path, PARK).replace("/ent-a", "/ent-b"))

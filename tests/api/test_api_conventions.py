@@ -149,9 +149,13 @@ def test_xlsx_series_has_real_types_formats_and_frozen_headers(platform):
     co2 = first[header.index("碳排放 [tCO2]")].value
     assert isinstance(co2, float) and len(repr(co2).split(".")[1]) <= 9  # no 17-digit noise
     assert ws.column_dimensions["A"].width >= 18 and ws.column_dimensions["D"].width >= 16
-    en = load_workbook(io.BytesIO(c.get(f"/api/v1/parks/{PARK}/exports/series",
-                                        params={"format": "xlsx"}).content)).active
+    en = load_workbook(io.BytesIO(c.get(f"/api/v1/parks/{PARK}/exports/series", params={"format": "xlsx"},
+                                        headers={"Accept-Language": "en-GB"}).content)).active
     assert [c.value for c in en[1]][:3] == ["start (Asia/Shanghai)", "end (Asia/Shanghai)", "completeness"]
+    # naming neither language: XLSX, for people, in Chinese as the dashboard and the reports
+    plain = load_workbook(io.BytesIO(c.get(f"/api/v1/parks/{PARK}/exports/series",
+                                           params={"format": "xlsx"}).content)).active
+    assert [c.value for c in plain[1]][:3] == ["开始 (Asia/Shanghai)", "结束 (Asia/Shanghai)", "数据完整度"]
     assert "grid_import_kwh [kWh]" in [c.value for c in en[1]]
 
 

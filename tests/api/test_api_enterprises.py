@@ -68,6 +68,11 @@ def test_entered_enterprise_data_gives_intensity_and_is_audited(platform):
     ranking = w.get(f"/api/v1/parks/{PARK}/enterprise-ranking", params={"first": DAY, "by": "intensity"}).json()
     assert ranking["enterprises"][0]["id"] == "ent-a"  # the only one with value added
     assert {e["id"]: e["key_energy_user"] for e in ranking["enterprises"]}["ent-c"] is True  # declared
+    # the entered data give no names: the enterprises keep the park's
+    assert {e["id"]: e["name"] for e in ranking["enterprises"]} == {"ent-a": "甲精密制造 (Precision manufacturing)",
+                                                                     "ent-b": "乙新材料 (New materials)",
+                                                                     "ent-c": "丙食品 (Food processing)"}
+    assert f["figures"]["name"] == "甲精密制造 (Precision manufacturing)"
     # more own certificates than the park retired: refused, naming the field
     bad = dict(body, electricity={"certificates_mwh": 0.5})
     assert w.put(f"/api/v1/parks/{PARK}/activity/2026", json=bad).status_code == 200  # stored (entry is per year)
@@ -143,4 +148,105 @@ def test_cli_binds_keys_and_users_to_enterprises(tmp_path, capsys, monkeypatch):
     from lingtan.store.models import User
     with sessions(engine)() as s:
         assert s.get(User, "tenant").enterprises == "ent-b"
+    engine.dispose()
+
+
+
+def _tenant(platform, enterprise: str = "ent-b"):
+    """A client with a read key bound to one enterprise of PARK."""
+    with sessions(platform.engine).begin() as s:
+        _, key = create_key(s, parks=[PARK], scopes=[Scope.READ], name="tenant", now=NOW, enterprises=[enterprise])
+    client = platform.client()
+    client.headers["Authorization"] = f"Bearer {key}"
+    return client
+
+
+def test_an_enterprise_credential_gets_its_park_with_only_its_enterprise(platform):
+    c = _tenant(platform)
+    me = c.get("/api/v1/session").json()
+    assert me["enterprises"] == ["ent-b"] and me["parks"] == [PARK]
+    assert platform.client("read").get("/api/v1/session").json()["enterprises"] is None
+    parks = c.get("/api/v1/parks")
+    assert parks.status_code == 200, parks.text
+    assert [p["id"] for p in parks.json()] == [PARK]
+    park = c.get(f"/api/v1/parks/{PARK}")
+    assert park.status_code == 200 and park.json() == parks.json()[0]
+    body = park.json()
+    # its own enterprise and its meters only: no other tenant's name, no park-wide count
+    assert body["enterprises"] == [{"id": "ent-b", "name": "乙新材料 (New materials)", "industry": "materials"}]
+    assert body["meter_count"] == 2  # ent-b-main and gas-ent-b
+    assert "ent-a" not in park.text and "ent-c" not in park.text
+    full = platform.client("read").get(f"/api/v1/parks/{PARK}").json()
+    assert [e["id"] for e in full["enterprises"]] == ["ent-a", "ent-b", "ent-c"] and full["meter_count"] == 10
+    # another park answers exactly as a park that does not exist
+    other, missing = c.get("/api/v1/parks/other-park"), c.get("/api/v1/parks/no-such-park")
+    assert other.status_code == missing.status_code == 404
+    assert other.json()["detail"] == missing.json()["detail"].replace("no-such-park", "other-park")
+
+
+def test_an_enterprise_credential_exports_its_own_series_only(platform):
+    c = _tenant(platform)
+    query = {"scope": "enterprise", "id": "ent-b", "step": "day", "first": DAY, "last": DAY}
+    mine = c.get(f"/api/v1/parks/{PARK}/exports/series", params=query)
+    assert mine.status_code == 200, mine.text
+    park_level = platform.client("read").get(f"/api/v1/parks/{PARK}/exports/series", params=query)
+    assert mine.content == park_level.content  # the same table as a park-level credential gets
+    rows = mine.content.decode("utf-8-sig").splitlines()
+    assert len(rows) == 2 and str(45 * Q) in rows[1].replace(".0", "")  # 45 kWh a quarter hour
+    assert c.get(f"/api/v1/parks/{PARK}/series", params=query).json()["points"][0]["values"][
+        "energy_import_kwh"] == 45 * Q
+    # another enterprise exactly as one that does not exist; the park's own series as no such park
+    other = c.get(f"/api/v1/parks/{PARK}/exports/series", params={**query, "id": "ent-a"})
+    unknown = c.get(f"/api/v1/parks/{PARK}/exports/series", params={**query, "id": "ent-zz"})
+    assert other.status_code == unknown.status_code == 404
+    assert other.json()["detail"] == unknown.json()["detail"].replace("ent-zz", "ent-a")
+    for params in ({**query, "scope": "park", "id": None}, {**query, "scope": "meter", "id": "ent-b-main"}, {}):
+        r = c.get(f"/api/v1/parks/{PARK}/exports/series", params={k: v for k, v in params.items() if v})
+        assert r.status_code == 404 and r.json()["detail"] == f"park_id = {PARK!r}: no such park", (params, r.text)
+    assert c.get("/api/v1/parks/other-park/exports/series", params=query).status_code == 404
+
+
+def test_the_enterprise_list_counts_the_meters_the_accounting_counts(tmp_path):
+    """A line meter of ent-a below a workshop feeder (no enterprise of its own) below ent-a's main
+    meter: the accounting counts the main meter only; the old rule (skip a meter whose direct parent
+    is the enterprise's) counted the line meter as well, and left the feeder out of the list."""
+    from datetime import timedelta
+
+    from lingtan.accounting.service import update_aggregates
+    from lingtan.api.app import create_app
+    from lingtan.store.models import IntervalEnergy
+    from tests.support.api import TODAY, ZONE, feed_latest, local_midnight_utc, two_park_config, write_intervals
+
+    config = two_park_config(f"sqlite:///{tmp_path / 'platform.db'}")
+    park = config.parks[0]
+    extra = [park.meters[3].model_copy(update={"id": "ent-a-ws", "name": "甲 车间馈线", "enterprise": None,
+                                               "parent": "ent-a-main", "role": "load"}),
+             park.meters[3].model_copy(update={"id": "ent-a-line", "name": "甲 产线", "parent": "ent-a-ws"})]
+    assert park.meters[3].id == "ent-a-main"
+    park = park.model_copy(update={"meters": [*park.meters, *extra]})
+    config = config.model_copy(update={"parks": [park, *config.parks[1:]]})
+    engine = make_engine(config.store.url)
+    start = local_midnight_utc(TODAY)
+    write_intervals(engine, PARK, start, NOW)
+    feed_latest(config, engine, PARK, NOW - timedelta(seconds=5))
+    with sessions(engine).begin() as s:  # the sub-meters: 20 and 12 kWh a quarter hour
+        t, rows = start, []
+        while t < NOW:
+            rows += [IntervalEnergy(park=PARK, meter=m, quantity="energy_import_kwh", start=t, day=TODAY, amount=a,
+                                    completeness=1.0, estimated=False, flags="", updated_at=NOW)
+                     for m, a in (("ent-a-ws", 20.0), ("ent-a-line", 12.0))]
+            t += timedelta(minutes=15)
+        s.add_all(rows)
+        for m in ("ent-a-ws", "ent-a-line"):
+            update_aggregates(s, PARK, ZONE, m, "energy_import_kwh", {TODAY})
+        _, key = create_key(s, parks=[PARK], scopes=[Scope.READ], name="r", now=NOW)
+    from fastapi.testclient import TestClient
+    c = TestClient(create_app(config, engine, clock=lambda: NOW), headers={"Authorization": f"Bearer {key}"})
+    quarters = (NOW - start) // timedelta(minutes=15)
+    a = c.get(f"/api/v1/parks/{PARK}/enterprises/ent-a")
+    assert a.status_code == 200, a.text
+    figures = c.get(f"/api/v1/parks/{PARK}/enterprises/ent-a/figures", params={"first": str(TODAY)}).json()
+    assert figures["figures"]["electricity_kwh"] == pytest.approx(50 * quarters)
+    assert a.json()["today"] == {"energy_import_kwh": pytest.approx(50 * quarters)}  # not + 12 of the line
+    assert a.json()["meters"] == ["ent-a-main", "ent-a-ws", "ent-a-line"]
     engine.dispose()
