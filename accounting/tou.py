@@ -102,7 +102,8 @@ class Version(Frozen):
 
 
 class Source(Frozen):
-    title: str = Field(min_length=1)
+    title: str = Field(min_length=1)          # in Chinese, as the document is named
+    title_en: str = ""                        # the same in English, for English reports
     url: str | None = None
     status: Status
     note: str = ""

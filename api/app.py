@@ -25,6 +25,7 @@ from lingtan.api.live import WritesSeen
 from lingtan.api.routes import activity, carbon, exports, frameworks, indicators, ingest, meta, parks, stream, sync
 from lingtan.api.routes import alarms as alarm_routes
 from lingtan.api.routes import enterprises as enterprise_routes
+from lingtan.api.routes import reports as report_routes
 from lingtan.api.schemas import PROBLEM_MEDIA, Problem, problem_body
 from lingtan.kernel.config import Config
 from lingtan.store.db import sessions
@@ -60,7 +61,7 @@ def create_app(config: Config, engine: Engine, clock=lambda: datetime.now(UTC)) 
         app.state.rate_limits = TokenBuckets(config.api.rate_limit_per_key)
     app.include_router(meta.router, prefix="/api/v1")  # health and login: no budget; /session's GET has its own
     for module in (parks, carbon, indicators, frameworks, activity, sync, exports, ingest, stream, alarm_routes,
-                   enterprise_routes):
+                   enterprise_routes, report_routes):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(per_key)], responses=_LIMITS)
     app.add_middleware(ETagMiddleware)
     app.add_middleware(InFlightLimit)
@@ -111,6 +112,11 @@ def create_app(config: Config, engine: Engine, clock=lambda: datetime.now(UTC)) 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)  # asked for by browsers and tools that ignore the <link>
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
 
     return app
 

@@ -19,6 +19,7 @@ from lingtan.cli.credentials import add_credential_parsers
 from lingtan.cli.deadletters import add_dead_letters_parser
 from lingtan.cli.dlt645 import add_dlt645_parser
 from lingtan.cli.modbus import add_modbus_parser
+from lingtan.cli.reports import add_report_parsers
 from lingtan.cli.runner import CommandError, ServiceFailed
 from lingtan.kernel.config import Config, ConfigError
 from lingtan.kernel.profile import ProfileError
@@ -332,6 +333,7 @@ def parser() -> argparse.ArgumentParser:
     add_dlt645_parser(sub, _config)  # `lingtan dlt645 scan|read` (commissioning)
     add_credential_parsers(sub, _config)  # `lingtan keys ...`, `lingtan users ...`
     add_dead_letters_parser(sub, _config)  # `lingtan dead-letters`
+    add_report_parsers(sub, _config)  # `lingtan report`, `lingtan reports run`
     return p
 
 
@@ -343,6 +345,7 @@ _DEMO = ("demo", _PLATFORM[1] + ("amqtt", "pandas", "pvlib"))
 NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "demo": _DEMO, "simulate": _SIMULATOR, "ingest": _PLATFORM, "accounting": _PLATFORM, "api": _PLATFORM,
     "alarms": _PLATFORM, "account": _PLATFORM, "keys": _PLATFORM, "users": _PLATFORM, "dead-letters": _PLATFORM,
+    "report": _PLATFORM, "reports": _PLATFORM,
 }
 
 

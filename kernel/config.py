@@ -367,6 +367,21 @@ class Alarms(Frozen):
         return list(by_kind.values())
 
 
+class Reports(Frozen):
+    """Reports (docs/reports.md): where `lingtan reports run` writes them, and when key energy
+    users' monthly reports are due."""
+
+    folder: str = Field("reports", description="folder `lingtan reports run` writes every due report into")
+    # Due day of a key energy user's monthly report: the day of the following month by which it
+    # must be filed. Status U (unconfirmed): the Yangzhou plan (2025) has key energy users report
+    # their energy and carbon data monthly ("按月度") but names no day, and no city or provincial
+    # rule naming one was found; 10 is an assumption, set it to your city's rule.
+    keu_due_day: int = Field(10, ge=1, le=28, description="day of the following month a key energy user's "
+                             "monthly report is due (assumption, status U: set it to your city's rule)")
+    formats: list[Literal["xlsx", "pdf"]] = Field(["xlsx"], description="what `lingtan reports run` writes")
+    languages: list[Literal["zh", "en"]] = Field(["zh"], description="languages `lingtan reports run` writes")
+
+
 class Config(Frozen):
     version: Literal[1] = 1
     parks: list[Park]
@@ -378,6 +393,7 @@ class Config(Frozen):
     api: Api = Api()
     simulator: Simulator = Simulator()
     alarms: Alarms = Alarms()
+    reports: Reports = Reports()
 
     @model_validator(mode="after")
     def _references(self) -> "Config":

@@ -324,3 +324,18 @@ class GatewayStatus(Base):
     dropped: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     spool_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class KeuReport(Base):
+    """A key energy user's monthly report, filed (lingtan.api.reports.submissions): who and when.
+
+    One row per enterprise and month: the first filing counts for on time / late; the audit log
+    keeps every submission."""
+
+    __tablename__ = "keu_report"
+    park: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enterprise: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # park-local "2026-11"
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64))  # of the report as filed; "" if the platform had no data

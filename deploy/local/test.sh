@@ -2,7 +2,7 @@
 # The one test command: bash deploy/local/test.sh [pytest args]
 #
 # On Debian 12 it installs what the tests start for real (Mosquitto, InfluxDB 1.x,
-# VictoriaMetrics, PostgreSQL, socat, mbpoll, Chromium), creates .venv, installs
+# VictoriaMetrics, PostgreSQL, socat, mbpoll, Chromium, poppler), creates .venv, installs
 # lingtan with its test extra, then runs pytest and exits with pytest's code.
 # Every step is skipped when already done, so a second run goes straight to pytest.
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 
 DEBIAN_PACKAGES=(
     mosquitto mosquitto-clients influxdb victoria-metrics postgresql
-    socat mbpoll chromium chromium-driver fonts-noto-cjk
+    socat mbpoll chromium chromium-driver fonts-noto-cjk poppler-utils
 )
 # Packages whose postinst would start a system service. The tests start their own
 # instances on free ports, so when this script installs one its service stays off.

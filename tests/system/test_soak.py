@@ -1,9 +1,12 @@
 """The soak, short form: 200 meters for a simulated day through the whole platform under faults
 (tests/support/soak.py, docs/soak.md). The full form runs from bench/bench_soak.py."""
 
+import time
+
 import pytest
 
 from tests.support import InfluxDBv1, Mosquitto
+from tests.support.reports import check_soak_reports
 from tests.support.soak import MOSQUITTO_DURABLE, Plan, Soak, close, report
 
 
@@ -40,3 +43,8 @@ def test_soak_short_form_equals_ground_truth(tmp_path):
     # each malformed message once; the unknown gateway's topic has no subscriber
     assert sum(w.stats["rejected"] for w in soak.workers) == 6
     assert all(g["missing"] == 0 for g in result["sequence"].values()), result["sequence"]
+    # each report from the soak's data: XLSX totals equal the API's, the PDFs have their tables (issue 16)
+    started = time.monotonic()
+    reports = check_soak_reports(soak, tmp_path / "reports")
+    print(f"reports from the soak's data, XLSX and PDF of each kind: {time.monotonic() - started:.1f} s")
+    assert close(reports["co2_t"], api["pairs"]["indicator co2_t"][0])
