@@ -501,6 +501,7 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
         histories: list[ParkHistory] = []
         sims: list[ParkServer] = []
         live_started = threading.Event()
+        history_in = threading.Event()  # the history is accounted (or there is none): the alarms may judge
 
         async def live() -> None:
             """The history's batch run (in a thread: the API serves meanwhile), then the simulated
@@ -531,7 +532,17 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
                     log.exception("history: could not be stored")
                 finally:
                     worker.close()
+            history_in.set()
             rollup.run()
+
+        def alarm_loop() -> None:
+            """The alarm service once the history is in and the gateway polls: judging a half-accounted
+            history, or meters not polled yet, would raise alarms that the next minutes clear."""
+            while not history_in.wait(0.5):
+                if alarms.stop.is_set():
+                    return
+            log.info("alarms: the history is in; evaluating the rules every %g s", config.alarms.interval_s)
+            alarms.run()
 
         async def stop_sims() -> None:
             for sim in sims:
@@ -542,7 +553,7 @@ def run_demo(data_dir: Path, port: int = 8000, speed: float = 1.0, mqtt_port: in
             [server.serve(), live()],
             [(threading.Thread(target=ingest.run, name="ingest", daemon=True), ingest.stop),
              (threading.Thread(target=accounting, name="accounting", daemon=True), rollup.stop),
-             (threading.Thread(target=alarms.run, name="alarms", daemon=True), alarms.stop)],
+             (threading.Thread(target=alarm_loop, name="alarms", daemon=True), alarms.stop)],
             servers=[server], cleanup=[stop_sims, broker.shutdown])
         if worker is not None:
             worker.close()

@@ -12,9 +12,19 @@ PY=$(command -v python3.11 || command -v python3)
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv || { echo "demo.sh: cannot create a venv; on Debian: apt-get install python3-venv" >&2; exit 1; }
 fi
-# Reinstall when pyproject.toml changed, or when the last install was not of the demo extra.
+# Reinstall when pyproject.toml changed, or when the last install was not of the demo extra. An
+# install of the test extra by deploy/local/test.sh (a superset: platform, simulator and more) of
+# this very pyproject.toml counts too.
 STAMP=.venv/.lingtan-demo-install
-if [ ! -x .venv/bin/lingtan ] || [ pyproject.toml -nt "$STAMP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "demo" ]; then
+TEST_STAMP=.venv/.lingtan-test-install
+demo_installed() {
+    [ -x .venv/bin/lingtan ] || return 1
+    if [ -f "$TEST_STAMP" ] && [ "$(cat "$TEST_STAMP")" = "$(sha256sum pyproject.toml | cut -d' ' -f1)" ]; then
+        return 0
+    fi
+    [ ! pyproject.toml -nt "$STAMP" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "demo" ]
+}
+if ! demo_installed; then
     echo "demo.sh: installing lingtan[demo] and its dependencies into .venv (the first run fetches about 64 packages, 1–2 minutes)..." >&2
     status=0
     .venv/bin/python -m pip install -e '.[demo]' 2>&1 | tee .venv/pip-install.log \
