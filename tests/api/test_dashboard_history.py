@@ -10,10 +10,9 @@ Data (tests/support/multiyear.py): daily aggregates from 2025-01-01 with a seaso
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.support.api import chromium, serving
-from tests.support.dashboard import assert_no_raw_text, open_dashboard
+from tests.support.dashboard import assert_no_raw_text, open_dashboard, served_page
 from tests.support.multiyear import PASSWORD, USER, dashboard_platform
 
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -23,15 +22,9 @@ IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 def page(tmp_path_factory):
     platform = dashboard_platform(f"sqlite:///{tmp_path_factory.mktemp('history') / 'platform.db'}")
     IMG.mkdir(parents=True, exist_ok=True)
-    with serving(platform) as base, sync_playwright() as pw:
-        browser = chromium(pw)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with served_page(platform) as (base, page):
         page.base = base
         yield page
-        browser.close()
-        assert errors == []
     platform.engine.dispose()
 
 

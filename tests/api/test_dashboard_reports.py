@@ -10,14 +10,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from lingtan.api.auth import Scope, create_user
 from lingtan.store.db import sessions
 from lingtan.store.models import KeuReport
-from tests.support.api import NOW, PARK, chromium, make_platform, serving
-from tests.support.dashboard import assert_no_raw_text, open_dashboard, set_lang
+from tests.support.api import NOW, PARK, make_platform
+from tests.support.dashboard import assert_no_raw_text, open_dashboard, served_page, set_lang
 
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 USER, PASSWORD = "energy-manager", "reports-pass-7"
@@ -31,15 +31,9 @@ def page(tmp_path_factory):
     assert r.status_code == 200, r.text
     with sessions(platform.engine).begin() as s:
         create_user(s, username=USER, password=PASSWORD, parks=[PARK], scopes=[Scope.READ, Scope.WRITE], now=NOW)
-    with serving(platform) as base, sync_playwright() as pw:
-        browser = chromium(pw)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with served_page(platform, height=900, accept_downloads=True) as (base, page):
         page.base, page.platform = base, platform
         yield page
-        browser.close()
-        assert errors == []
     platform.engine.dispose()
 
 

@@ -128,8 +128,10 @@ KEYS = {  # name -> (parks, scopes)
 }
 
 
-def make_platform(db_url: str, demo_open: bool = False) -> Platform:
-    config = two_park_config(db_url, demo_open)
+def make_platform(db_url: str, demo_open: bool = False, config: Config | None = None) -> Platform:
+    """The two-park platform: keys of every kind, yesterday's and today's intervals and the newest
+    readings of both parks; `config` instead of `two_park_config(db_url, demo_open)` if given."""
+    config = config or two_park_config(db_url, demo_open)
     engine = make_engine(db_url)
     clock = [NOW]
     keys = {}

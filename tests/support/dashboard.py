@@ -2,9 +2,11 @@
 tests/support/api.py `serving` and `chromium`): log in and wait for the shell to be ready, and
 check that nothing raw is on screen."""
 
+import contextlib
 import re
+from collections.abc import Iterator
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, expect, sync_playwright
 
 # enum values the API sends and the dashboard must translate (kernel.park Carrier and Role, meter,
 # gateway and indicator statuses); none may be visible as a whole word in the Chinese UI
@@ -15,6 +17,23 @@ RAW_ENUMS = frozenset({
     "met", "not_met", "insufficient_data", "not_applicable", "excluded",
 })
 KEY_VALUE = re.compile(r"\b[a-z_]+=[-\d]")
+
+
+@contextlib.contextmanager
+def served_page(platform, width: int = 1280, height: int = 1000, **options) -> Iterator[tuple[str, Page]]:
+    """The platform on a real uvicorn server and a page of Debian's Chromium in Chinese on it:
+    yields (base URL, page); fails afterwards if a script on the page threw."""
+    from tests.support.api import chromium, serving
+    errors: list[str] = []
+    with serving(platform) as base, sync_playwright() as pw:
+        browser = chromium(pw)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN", **options)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield base, page
+        finally:
+            browser.close()
+    assert errors == []
 
 
 def open_dashboard(page: Page, base_url: str, user: str, password: str, lang: str = "zh", hash: str = "",

@@ -12,22 +12,19 @@ import math
 from datetime import date, timedelta
 
 from lingtan.accounting.service import update_aggregates
-from lingtan.api.app import create_app
-from lingtan.api.auth import Scope, create_key, create_user
+from lingtan.api.auth import Scope, create_user
 from lingtan.kernel.localtime import PeriodKind, first_day
-from lingtan.store.db import make_engine, sessions
+from lingtan.store.db import sessions
 from lingtan.store.models import DailyEnergy, IntervalEnergy, MonthlyEnergy
 from tests.support.api import (
-    KEYS,
     NOW,
-    OTHER,
     PARK,
     PER_QUARTER,
     TODAY,
     ZONE,
     Platform,
-    feed_latest,
     local_midnight_utc,
+    make_platform,
     two_park_config,
     write_intervals,
 )
@@ -41,21 +38,11 @@ def multiyear_platform(db_url: str, base_year: int | None = BASE_YEAR) -> Platfo
     """`make_platform`'s platform, the demo park with `base_year`, and DAY's date in 2025 and 2024."""
     config = two_park_config(db_url)
     parks = [p.model_copy(update={"base_year": base_year}) if p.id == PARK else p for p in config.parks]
-    config = config.model_copy(update={"parks": parks})
-    engine = make_engine(db_url)
-    clock = [NOW]
-    keys = {}
-    with sessions(engine).begin() as s:
-        for name, (park_ids, scopes) in KEYS.items():
-            _, keys[name] = create_key(s, parks=park_ids, scopes=scopes, name=name, now=NOW)
-    midnight = local_midnight_utc(TODAY)
-    for park in (PARK, OTHER):
-        write_intervals(engine, park, midnight - timedelta(days=1), NOW)
-        feed_latest(config, engine, park, NOW - timedelta(seconds=5))
+    platform = make_platform(db_url, config=config.model_copy(update={"parks": parks}))
     for year, scale in SCALES.items():
         start = local_midnight_utc(DAY.replace(year=year))
-        write_intervals(engine, PARK, start, start + timedelta(days=1), scale=scale)
-    return Platform(config, engine, create_app(config, engine, clock=lambda: clock[0]), keys, clock)
+        write_intervals(platform.engine, PARK, start, start + timedelta(days=1), scale=scale)
+    return platform
 
 
 USER, PASSWORD = "manager", "zero-carbon-2026"  # a park manager of the dashboard platform
